@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// Loads the bundled CLI. Everything else lives in src/ (built into dist/ by `npm run build`).
+import module from 'node:module';
+
+const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 22) || (major === 24 && minor < 15) || major === 23 || major === 25) {
+  process.stderr.write(`tasty: Node ${process.versions.node} is not supported; install Node 22.22+, 24.15+ or 26+\n`);
+  process.exit(1);
+}
+module.enableCompileCache?.();
+const { main } = await import('../dist/cli.js');
+await main();

@@ -1,0 +1,386 @@
+// The API client: the only module that speaks HTTP. Built on undici (loaded lazily).
+import type { Dispatcher } from 'undici';
+import type { Env } from '../config.ts';
+import { ApiError, CredentialsRejectedError, IP_BLOCK_HINT, TastyError, UnreachableError } from '../errors.ts';
+import { oneLine } from '../output.ts';
+
+export interface RetryPolicy {
+  maxRetries: number;
+  baseDelayMs: number;
+  retryAfterCapMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 2, baseDelayMs: 200, retryAfterCapMs: 10_000 };
+export const MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+export interface ClientOptions {
+  baseUrl: string;
+  environment: string;
+  timeoutMs: number;
+  userAgent: string;
+  env: Env;
+  log?: (line: string) => void;
+  retry?: RetryPolicy;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: unknown;
+  durationMs: number;
+  retries: number;
+}
+
+export interface TokenResponse {
+  accessToken: string;
+  tokenType: string;
+  expiresIn: number;
+  refreshToken?: string;
+}
+
+/** 401 on an API call: the access token is expired or revoked. The auth engine re-mints once. */
+export class UnauthorizedError extends ApiError {
+  constructor(message: string, hint?: string, cause = 'unauthorized') {
+    super(message, 401, 'unauthorized', hint, cause);
+  }
+}
+
+const HTML_401_HINT =
+  'tastytrade answered with an HTML page, which it does when a request lacks a valid User-Agent: a proxy may be rewriting headers (check HTTPS_PROXY)';
+
+interface ErrorBody {
+  code?: string;
+  message?: string;
+}
+
+/** Parse both error dialects: {"error":{"code","message"}} and {"error_code"|"error","error_description"}. */
+export function parseErrorBody(json: unknown): ErrorBody {
+  if (typeof json !== 'object' || json === null) return {};
+  const o = json as Record<string, unknown>;
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  if (typeof o.error === 'object' && o.error !== null) {
+    const e = o.error as Record<string, unknown>;
+    let message = str(e.message);
+    if (Array.isArray(e.errors)) {
+      const subs = e.errors
+        .map((x) => (typeof x === 'object' && x !== null ? str((x as Record<string, unknown>).message) : undefined))
+        .filter((x): x is string => !!x);
+      if (subs.length) message = [message, ...subs].filter(Boolean).join('; ');
+    }
+    return { code: str(e.code), message };
+  }
+  const code = str(o.error_code) ?? str(o.error);
+  const message = str(o.error_description) ?? str(o.message);
+  return { code, message };
+}
+
+function looksHtml(text: string, contentType: string): boolean {
+  return contentType.includes('html') || /^\s*<(!doctype|html|head|body)/i.test(text);
+}
+
+function header(h: Record<string, string | string[] | undefined>, name: string): string {
+  const v = h[name];
+  return Array.isArray(v) ? (v[0] ?? '') : (v ?? '');
+}
+
+export function parseRetryAfter(value: string, now: number): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
+}
+
+const RESET_CODES = new Set(['ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE', 'UND_ERR_CLOSED']);
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+const TLS_CODE_RE = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/;
+
+function errCode(e: unknown): string {
+  let cur: unknown = e;
+  for (let i = 0; i < 4 && cur; i++) {
+    const c = (cur as { code?: unknown }).code;
+    if (typeof c === 'string' && c !== 'UND_ERR' && c !== 'GenericFailure') return c;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return '';
+}
+
+/** Map a transport failure to exit 5 with a named cause. */
+export function networkError(e: unknown, host: string, timeoutMs: number): UnreachableError {
+  const code = errCode(e);
+  if (TIMEOUT_CODES.has(code)) {
+    return new UnreachableError(`${host} did not answer within ${timeoutMs / 1000} s`, 'timeout', IP_BLOCK_HINT, e);
+  }
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NODATA' || code === 'EAI_NONAME') {
+    return new UnreachableError(`cannot resolve ${host} (DNS: ${code})`, 'dns', 'check your network connection and DNS settings', e);
+  }
+  if (code === 'ECONNREFUSED') {
+    return new UnreachableError(`connection to ${host} refused`, 'refused', 'a firewall or proxy may be in the way, or the API URL is wrong (TASTY_API_URL)', e);
+  }
+  if (RESET_CODES.has(code)) {
+    return new UnreachableError(`connection to ${host} was reset`, 'reset', 'a proxy or firewall may be cutting the connection; try again', e);
+  }
+  if (TLS_CODE_RE.test(code)) {
+    return new UnreachableError(`TLS failure talking to ${host} (${code})`, 'tls', 'something is intercepting TLS (a corporate proxy or antivirus); set NODE_EXTRA_CA_CERTS if that is expected', e);
+  }
+  if (code === 'ENETUNREACH' || code === 'EHOSTUNREACH') {
+    return new UnreachableError(`network unreachable for ${host} (${code})`, 'network', 'check your network connection', e);
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  return new UnreachableError(`cannot reach ${host}: ${oneLine(msg).slice(0, 200)}${code ? ` (${code})` : ''}`, 'network', 'check your network connection', e);
+}
+
+function isRetryableNetwork(e: unknown): boolean {
+  return RESET_CODES.has(errCode(e));
+}
+
+export class ApiClient {
+  readonly baseUrl: string;
+  readonly host: string;
+  private readonly o: ClientOptions;
+  private readonly retry: RetryPolicy;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly random: () => number;
+  private dispatcherP: Promise<Dispatcher> | undefined;
+  private undici: typeof import('undici') | undefined;
+
+  constructor(o: ClientOptions) {
+    this.o = o;
+    this.baseUrl = o.baseUrl.replace(/\/+$/, '');
+    this.host = new URL(this.baseUrl).host;
+    this.retry = o.retry ?? DEFAULT_RETRY;
+    this.sleep = o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.random = o.random ?? Math.random;
+  }
+
+  private dispatcher(): Promise<Dispatcher> {
+    this.dispatcherP ??= (async () => {
+      this.undici = await import('undici');
+      const env = this.o.env;
+      const t = this.o.timeoutMs;
+      const common = {
+        connect: { timeout: t },
+        headersTimeout: t,
+        bodyTimeout: t,
+        keepAliveTimeout: 4_000,
+      };
+      const httpProxy = env.HTTP_PROXY ?? env.http_proxy;
+      const httpsProxy = env.HTTPS_PROXY ?? env.https_proxy;
+      if (httpProxy || httpsProxy) {
+        return new this.undici.EnvHttpProxyAgent({
+          ...common,
+          httpProxy,
+          httpsProxy,
+          noProxy: env.NO_PROXY ?? env.no_proxy,
+        });
+      }
+      return new this.undici.Agent(common);
+    })();
+    return this.dispatcherP;
+  }
+
+  async close(): Promise<void> {
+    if (!this.dispatcherP) return;
+    const d = await this.dispatcherP;
+    await d.close().catch(() => {});
+  }
+
+  /** Resolve a relative API path against the base URL. Absolute and scheme-relative paths are refused. */
+  url(path: string): URL {
+    if (!path.startsWith('/') || path.startsWith('//') || path.includes('\\')) {
+      throw new TastyError(`refusing to request ${JSON.stringify(path.slice(0, 60))}: not a relative API path`, 2, {
+        hint: 'give a path such as /customers/me',
+        cause: 'usage',
+      });
+    }
+    const base = new URL(`${this.baseUrl}/`);
+    const u = new URL(this.baseUrl + path);
+    if (u.origin !== base.origin) throw new TastyError('refusing to send credentials to another origin', 2, { cause: 'usage' });
+    return u;
+  }
+
+  private async once(
+    method: string,
+    url: URL,
+    headers: Record<string, string>,
+    body: string | undefined,
+  ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+    const dispatcher = await this.dispatcher();
+    const undici = this.undici;
+    if (!undici) throw new Error('undici not loaded');
+    const res = await undici.request(url, { method: method as Dispatcher.HttpMethod, headers, body, dispatcher });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_BODY_BYTES) {
+        res.body.destroy();
+        throw new ApiError(
+          `${method} ${url.pathname}: response larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB, refused`,
+          res.statusCode,
+          'response_too_large',
+          undefined,
+          'response_too_large',
+        );
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return { status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') };
+  }
+
+  private backoff(attempt: number, retryAfterMs: number | undefined): number {
+    if (retryAfterMs !== undefined) return Math.min(retryAfterMs, this.retry.retryAfterCapMs);
+    const base = this.retry.baseDelayMs * 2 ** attempt;
+    return Math.round(base + this.random() * base);
+  }
+
+  /**
+   * Send a request; retries idempotent requests (and token mints) on 5xx, 429 and connection resets.
+   * `retryable` decides from a response whether it is worth another try.
+   */
+  private async send(
+    method: string,
+    path: string,
+    opts: { token?: string; body?: string; retry: boolean; retryable?: (status: number, text: string) => boolean },
+  ): Promise<ApiResponse> {
+    const url = this.url(path);
+    const headers: Record<string, string> = {
+      'user-agent': this.o.userAgent,
+      accept: 'application/json',
+    };
+    if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
+    const start = performance.now();
+    const retryable = opts.retryable ?? ((s: number) => s >= 500 || s === 429);
+    for (let attempt = 0; ; attempt++) {
+      const t0 = performance.now();
+      try {
+        const r = await this.once(method, url, headers, opts.body);
+        const ms = Math.round(performance.now() - t0);
+        this.o.log?.(`${method} ${url.pathname} → ${r.status} (${ms} ms${attempt ? `, retry ${attempt}` : ''})`);
+        if (opts.retry && attempt < this.retry.maxRetries && retryable(r.status, r.text)) {
+          const wait = this.backoff(attempt, r.status === 429 || r.status === 503 ? parseRetryAfter(header(r.headers, 'retry-after'), Date.now()) : undefined);
+          this.o.log?.(`  retrying after ${r.status} in ${wait} ms`);
+          await this.sleep(wait);
+          continue;
+        }
+        let json: unknown;
+        const ct = header(r.headers, 'content-type');
+        if (r.text.length > 0 && !looksHtml(r.text, ct)) {
+          try {
+            json = JSON.parse(r.text);
+          } catch {
+            json = undefined;
+          }
+        }
+        return { ...r, json, durationMs: Math.round(performance.now() - start), retries: attempt };
+      } catch (e) {
+        if (e instanceof TastyError) throw e;
+        const ms = Math.round(performance.now() - t0);
+        this.o.log?.(`${method} ${url.pathname} → ${errCode(e) || 'error'} (${ms} ms${attempt ? `, retry ${attempt}` : ''})`);
+        if (opts.retry && attempt < this.retry.maxRetries && isRetryableNetwork(e)) {
+          const wait = this.backoff(attempt, undefined);
+          this.o.log?.(`  retrying after ${errCode(e)} in ${wait} ms`);
+          await this.sleep(wait);
+          continue;
+        }
+        throw networkError(e, this.host, this.o.timeoutMs);
+      }
+    }
+  }
+
+  /** Mint an access token from a refresh token. Never carries an Authorization header. */
+  async mint(refreshToken: string, clientSecret: string): Promise<TokenResponse> {
+    const body = JSON.stringify({ grant_type: 'refresh_token', refresh_token: refreshToken, client_secret: clientSecret });
+    const r = await this.send('POST', '/oauth/token', {
+      body,
+      retry: true,
+      // Never retry a 4xx (a rejected grant resent is how IPs get blocked), except the sandbox's
+      // documented transient invalid_request, which is not a failed login.
+      retryable: (s, text) => s >= 500 || s === 429 || (s === 400 && /"invalid_request"/.test(text)),
+    });
+    if (r.status === 200) {
+      const o = (r.json ?? {}) as Record<string, unknown>;
+      const accessToken = o.access_token;
+      const expiresIn = typeof o.expires_in === 'string' ? Number(o.expires_in) : o.expires_in;
+      if (typeof accessToken !== 'string' || accessToken.length === 0 || typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn <= 0) {
+        throw new ApiError('tastytrade answered the token request without a usable access token', 200, 'bad_token_response', 'try again; if it persists, run `tasty doctor`', 'bad_token_response');
+      }
+      return {
+        accessToken,
+        tokenType: typeof o.token_type === 'string' ? o.token_type : 'Bearer',
+        expiresIn,
+        ...(typeof o.refresh_token === 'string' && o.refresh_token ? { refreshToken: o.refresh_token } : {}),
+      };
+    }
+    const ct = header(r.headers, 'content-type');
+    if (r.json === undefined && looksHtml(r.text, ct)) {
+      throw new ApiError(`token request answered ${r.status} with an HTML page`, r.status, 'html_response', HTML_401_HINT, 'html_401');
+    }
+    const err = parseErrorBody(r.json);
+    if (err.code === 'invalid_grant' || err.code === 'invalid_client') {
+      throw new CredentialsRejectedError(this.o.environment, oneLine(err.message ?? err.code).slice(0, 200));
+    }
+    if (err.code === 'invalid_request') {
+      throw new ApiError(
+        `tastytrade refused the token request: "${oneLine(err.message ?? 'invalid_request').slice(0, 200)}" (invalid_request)`,
+        r.status,
+        err.code,
+        this.o.environment === 'sandbox'
+          ? 'the sandbox fails this way now and then; it was retried already, try again in a minute'
+          : 'try again in a minute; if it persists, run `tasty doctor`',
+        'transient_invalid_request',
+      );
+    }
+    throw this.httpError('POST', '/oauth/token', r);
+  }
+
+  private httpError(method: string, path: string, r: ApiResponse): ApiError {
+    const ct = header(r.headers, 'content-type');
+    const err = parseErrorBody(r.json);
+    const where = `${method} ${path}`;
+    if (r.status === 401) {
+      if (r.json === undefined && looksHtml(r.text, ct)) {
+        return new UnauthorizedError(`${where}: 401 with an HTML page`, HTML_401_HINT, 'html_401');
+      }
+      return new UnauthorizedError(`${where}: 401 ${oneLine(err.message ?? 'unauthorized').slice(0, 200)}`);
+    }
+    if (r.json === undefined && r.text.length > 0) {
+      const kind = looksHtml(r.text, ct) ? 'an HTML page' : 'a body that is not JSON';
+      return new ApiError(`${where}: ${r.status} with ${kind}`, r.status, undefined, r.status >= 500 ? 'tastytrade is having trouble; try again shortly' : undefined, r.status >= 500 ? 'server_error' : 'bad_response');
+    }
+    const code = err.code ? oneLine(err.code).slice(0, 60) : undefined;
+    const msg = err.message ? oneLine(err.message).slice(0, 300) : `HTTP ${r.status}`;
+    let hint: string | undefined;
+    let cause = 'api_error';
+    if (r.status === 429) {
+      hint = 'rate limited by tastytrade: slow down and try again in a minute';
+      cause = 'rate_limited';
+    } else if (r.status >= 500) {
+      hint = 'tastytrade is having trouble (retried already); try again shortly';
+      cause = 'server_error';
+    } else if (r.status === 403) cause = 'forbidden';
+    else if (r.status === 404) cause = 'not_found';
+    return new ApiError(`${where}: ${r.status} ${msg}${code ? ` (${code})` : ''}`, r.status, code, hint, cause);
+  }
+
+  /** An authenticated API call. 2xx returns; anything else throws the mapped error. */
+  async call(method: string, path: string, token: string, body?: string): Promise<ApiResponse> {
+    const m = method.toUpperCase();
+    const r = await this.send(m, path, { token, body, retry: m === 'GET' || m === 'HEAD' });
+    if (r.status >= 200 && r.status < 300) {
+      if (r.text.length > 0 && r.json === undefined) {
+        throw new ApiError(`${m} ${path}: ${r.status} with a body that is not JSON (truncated or HTML)`, r.status, undefined, 'try again; if it persists, run `tasty doctor`', 'bad_response');
+      }
+      return r;
+    }
+    throw this.httpError(m, path, r);
+  }
+
+  /** An unauthenticated probe (doctor): any status is returned, never thrown. */
+  async probe(path: string): Promise<ApiResponse> {
+    return this.send('GET', path, { retry: false });
+  }
+}

@@ -1,0 +1,130 @@
+// The OS keychain through @napi-rs/keyring, loaded only when a credential must be read or written.
+// Every call has a timeout; on Linux the store is pinned to the Secret Service (never the kernel keyring,
+// which forgets everything at reboot).
+import type { Environment } from '../config.ts';
+import { KeychainError } from '../errors.ts';
+
+export const KEYCHAIN_SERVICE = 'tasty';
+export const KEYCHAIN_TIMEOUT_MS = 3_000;
+
+export interface StoredSecrets {
+  clientSecret: string;
+  refreshToken: string;
+}
+
+/** Where secrets are kept. The keychain implements it; tests may inject another. */
+export interface SecretStore {
+  readonly name: string;
+  get(environment: Environment): Promise<StoredSecrets | undefined>;
+  set(environment: Environment, secrets: StoredSecrets): Promise<void>;
+  delete(environment: Environment): Promise<boolean>;
+}
+
+export function keychainName(platform: NodeJS.Platform = process.platform): string {
+  if (platform === 'darwin') return 'macOS Keychain';
+  if (platform === 'win32') return 'Windows Credential Manager';
+  return 'Secret Service keyring';
+}
+
+export const NO_KEYCHAIN_HINT =
+  'use `tasty login --insecure-storage` to keep the secrets in a 0600 file instead, or set TASTY_CLIENT_SECRET and TASTY_REFRESH_TOKEN';
+
+function describe(e: unknown): string {
+  const parts: string[] = [];
+  let cur: unknown = e;
+  for (let i = 0; i < 4 && cur; i++) {
+    if (cur instanceof Error && cur.message && !parts.includes(cur.message)) parts.push(cur.message);
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return parts.join(': ').replace(/\s+/g, ' ').slice(0, 240);
+}
+
+export function keychainFailure(name: string, op: string, e: unknown): KeychainError {
+  const text = describe(e);
+  if (process.platform === 'linux' && /dbus|secret.?service|org\.freedesktop|no such (interface|name)|autolaunch|platform failure/i.test(text)) {
+    return new KeychainError(
+      `no Secret Service is running, so the keychain cannot ${op} (headless Linux needs gnome-keyring or KWallet)`,
+      NO_KEYCHAIN_HINT,
+      e,
+    );
+  }
+  if (/locked|denied|cancel/i.test(text)) {
+    return new KeychainError(`the ${name} is locked or refused to ${op}: ${text}`, `unlock it and try again, or ${NO_KEYCHAIN_HINT}`, e);
+  }
+  return new KeychainError(`the ${name} failed to ${op}: ${text}`, NO_KEYCHAIN_HINT, e);
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, name: string, op: string, ac: AbortController): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      ac.abort();
+      reject(
+        new KeychainError(
+          `the ${name} did not answer within ${ms / 1000} s (${op})`,
+          `it may be waiting for an unlock prompt; unlock it and retry, or ${NO_KEYCHAIN_HINT}`,
+        ),
+      );
+    }, ms);
+    timer.unref?.();
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+export class KeychainStore implements SecretStore {
+  readonly name: string;
+  private readonly timeoutMs: number;
+  private readonly service: string;
+
+  constructor(o: { timeoutMs?: number; service?: string } = {}) {
+    this.name = keychainName();
+    this.timeoutMs = o.timeoutMs ?? KEYCHAIN_TIMEOUT_MS;
+    this.service = o.service ?? KEYCHAIN_SERVICE;
+  }
+
+  private async run<T>(environment: Environment, op: string, fn: (entry: import('@napi-rs/keyring').AsyncEntry, signal: AbortSignal) => Promise<T>): Promise<T> {
+    const ac = new AbortController();
+    const work = (async () => {
+      let mod: typeof import('@napi-rs/keyring');
+      try {
+        mod = await import('@napi-rs/keyring');
+      } catch (e) {
+        throw new KeychainError(`the keychain module could not be loaded: ${describe(e)}`, NO_KEYCHAIN_HINT, e);
+      }
+      try {
+        const entry = new mod.AsyncEntry(this.service, environment, { linux: { store: 'secret-service' } });
+        return await fn(entry, ac.signal);
+      } catch (e) {
+        if (e instanceof KeychainError) throw e;
+        throw keychainFailure(this.name, op, e);
+      }
+    })();
+    return withTimeout(work, this.timeoutMs, this.name, op, ac);
+  }
+
+  async get(environment: Environment): Promise<StoredSecrets | undefined> {
+    const raw = await this.run(environment, 'read the credentials', (e, signal) => e.getPassword(signal));
+    if (raw === null || raw === undefined || raw === '') return undefined;
+    try {
+      const o = JSON.parse(raw) as Record<string, unknown>;
+      if (typeof o.clientSecret === 'string' && typeof o.refreshToken === 'string') {
+        return { clientSecret: o.clientSecret, refreshToken: o.refreshToken };
+      }
+    } catch {
+      /* fall through */
+    }
+    throw new KeychainError(
+      `the ${this.name} entry "${this.service}/${environment}" is not in the format tasty writes`,
+      `run \`tasty logout --env ${environment}\` and \`tasty login --env ${environment}\` again`,
+    );
+  }
+
+  async set(environment: Environment, s: StoredSecrets): Promise<void> {
+    const value = JSON.stringify({ clientSecret: s.clientSecret, refreshToken: s.refreshToken, version: 1 });
+    await this.run(environment, 'store the credentials', (e, signal) => e.setPassword(value, signal));
+  }
+
+  async delete(environment: Environment): Promise<boolean> {
+    return this.run(environment, 'delete the credentials', (e, signal) => e.deleteCredential(signal));
+  }
+}

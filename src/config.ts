@@ -1,0 +1,206 @@
+// Environments, the config directory, and atomic 0600 file writes.
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { UsageError } from './errors.ts';
+
+export const ENVIRONMENTS = ['production', 'sandbox'] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+
+export const BASE_URLS: Record<Environment, string> = {
+  production: 'https://api.tastyworks.com',
+  sandbox: 'https://api.cert.tastyworks.com',
+};
+
+export function isEnvironment(v: unknown): v is Environment {
+  return typeof v === 'string' && (ENVIRONMENTS as readonly string[]).includes(v);
+}
+
+export function parseEnvironment(v: string, from: string): Environment {
+  const t = v.trim().toLowerCase();
+  if (isEnvironment(t)) return t;
+  throw new UsageError(
+    `${from} must be one of ${ENVIRONMENTS.join(', ')}, not ${JSON.stringify(v.slice(0, 40))}`,
+    'use --env production or --env sandbox',
+  );
+}
+
+/** The process environment variables this tool reads. Injected everywhere, never read ad hoc. */
+export type Env = Record<string, string | undefined>;
+
+export function configDir(env: Env, platform: NodeJS.Platform = process.platform, home = homedir()): string {
+  const override = env.TASTY_CONFIG_DIR;
+  if (override !== undefined && override !== '') return override;
+  if (platform === 'darwin') return join(home, 'Library', 'Application Support', 'tasty');
+  if (platform === 'win32') return join(env.APPDATA || join(home, 'AppData', 'Roaming'), 'tasty');
+  const xdg = env.XDG_CONFIG_HOME;
+  return join(xdg && xdg.startsWith('/') ? xdg : join(home, '.config'), 'tasty');
+}
+
+export function ensureDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // mkdir's mode is filtered by the umask; the directory holds secrets, so make it exact.
+  try {
+    const st = fs.lstatSync(dir);
+    if (st.isDirectory() && (st.mode & 0o077) !== 0 && process.platform !== 'win32') fs.chmodSync(dir, 0o700);
+  } catch {
+    /* reported by the write that follows */
+  }
+}
+
+/**
+ * Write a file atomically with mode 0600: a temp file beside it, fsync, rename over the target.
+ * A symlink at the target is replaced, never written through.
+ */
+export function writeFileAtomic(path: string, data: string): void {
+  const dir = join(path, '..');
+  ensureDir(dir);
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+  try {
+    fs.fchmodSync(fd, 0o600);
+    fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.renameSync(tmp, path);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** Read a small file as text; undefined when it does not exist. Symlinks are not followed. */
+export function readFileIfExists(path: string, maxBytes = 1 << 20): string | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP') return ''; // a symlink: treated as unreadable garbage by callers
+    throw e;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) return '';
+    const len = Math.min(st.size, maxBytes + 1);
+    const buf = Buffer.alloc(len);
+    const n = fs.readSync(fd, buf, 0, len, 0);
+    if (n > maxBytes) return '';
+    return buf.subarray(0, n).toString('utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+// ---- config.json: user preferences (default environment, default account per environment) ----
+
+export interface UserConfig {
+  defaultEnvironment?: Environment;
+  defaultAccounts?: Partial<Record<Environment, string>>;
+}
+
+export const CONFIG_FILE = 'config.json';
+
+export function readUserConfig(dir: string, warn?: (msg: string) => void): UserConfig {
+  const path = join(dir, CONFIG_FILE);
+  let text: string | undefined;
+  try {
+    text = readFileIfExists(path);
+  } catch {
+    text = '';
+  }
+  if (text === undefined) return {};
+  try {
+    const raw = JSON.parse(text) as unknown;
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error('not an object');
+    const o = raw as Record<string, unknown>;
+    const out: UserConfig = {};
+    if (isEnvironment(o.defaultEnvironment)) out.defaultEnvironment = o.defaultEnvironment;
+    if (typeof o.defaultAccounts === 'object' && o.defaultAccounts !== null) {
+      const accts: Partial<Record<Environment, string>> = {};
+      for (const e of ENVIRONMENTS) {
+        const v = (o.defaultAccounts as Record<string, unknown>)[e];
+        if (typeof v === 'string' && ACCOUNT_RE.test(v)) accts[e] = v;
+      }
+      out.defaultAccounts = accts;
+    }
+    return out;
+  } catch {
+    warn?.(`warning: ${path} is not valid JSON; ignoring it (it is rewritten by \`tasty env use\`)`);
+    return {};
+  }
+}
+
+export function writeUserConfig(dir: string, cfg: UserConfig): void {
+  writeFileAtomic(join(dir, CONFIG_FILE), `${JSON.stringify(cfg, null, 2)}\n`);
+}
+
+export const ACCOUNT_RE = /^[A-Za-z0-9]{5,12}$/;
+
+// ---- environment selection and base URL ----
+
+export type EnvSource = 'flag' | 'TASTY_ENV' | 'saved default' | 'built-in default';
+
+export interface EnvChoice {
+  environment: Environment;
+  source: EnvSource;
+}
+
+export function selectEnvironment(flag: string | undefined, env: Env, cfg: UserConfig): EnvChoice {
+  if (flag !== undefined) return { environment: parseEnvironment(flag, '--env'), source: 'flag' };
+  const fromEnv = env.TASTY_ENV;
+  if (fromEnv !== undefined && fromEnv !== '') return { environment: parseEnvironment(fromEnv, 'TASTY_ENV'), source: 'TASTY_ENV' };
+  if (cfg.defaultEnvironment) return { environment: cfg.defaultEnvironment, source: 'saved default' };
+  return { environment: 'production', source: 'built-in default' };
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK_HOSTS.has(hostname) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+/** Validate TASTY_API_URL: https anywhere, plain http only on loopback. Returns the origin (+ path prefix). */
+export function parseApiUrl(value: string): string {
+  let u: URL;
+  try {
+    u = new URL(value.trim());
+  } catch {
+    throw new UsageError(`TASTY_API_URL is not a URL: ${JSON.stringify(value.slice(0, 80))}`, 'e.g. TASTY_API_URL=https://api.cert.tastyworks.com');
+  }
+  if (u.username || u.password) throw new UsageError('TASTY_API_URL must not contain credentials', 'remove the user:password@ part');
+  if (u.search || u.hash) throw new UsageError('TASTY_API_URL must not contain a query or fragment', 'give just the scheme, host and port');
+  if (u.protocol === 'http:') {
+    if (!isLoopbackHost(u.hostname)) {
+      throw new UsageError(
+        `TASTY_API_URL must use https:// (plain http:// is allowed only for loopback hosts): ${u.origin}`,
+        'use an https:// URL',
+      );
+    }
+  } else if (u.protocol !== 'https:') {
+    throw new UsageError(`TASTY_API_URL must be an http(s) URL, not ${u.protocol}`, 'use an https:// URL');
+  }
+  return (u.origin + u.pathname).replace(/\/+$/, '');
+}
+
+export function resolveBaseUrl(environment: Environment, env: Env): { baseUrl: string; overridden: boolean } {
+  const o = env.TASTY_API_URL;
+  if (o !== undefined && o !== '') return { baseUrl: parseApiUrl(o), overridden: true };
+  return { baseUrl: BASE_URLS[environment], overridden: false };
+}
+
+export const DEFAULT_TIMEOUT_S = 15;
+
+export function parseTimeout(value: string, from: string): number {
+  const t = value.trim();
+  const n = /^\d+(\.\d+)?$/.test(t) ? Number(t) : Number.NaN;
+  if (!Number.isFinite(n) || n <= 0 || n > 600) {
+    throw new UsageError(`${from} must be a number of seconds between 0 and 600, not ${JSON.stringify(value.slice(0, 40))}`, 'e.g. --timeout 30');
+  }
+  return n;
+}

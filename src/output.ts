@@ -1,0 +1,138 @@
+// Output: stdout for data, stderr for everything else. Colour and spinners only on a TTY.
+import { Chalk, type ChalkInstance } from 'chalk';
+import type { Env } from './config.ts';
+
+export interface Stream {
+  write(s: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+export interface OutputOptions {
+  json: boolean;
+  color: boolean | undefined; // false: --no-color
+  verbose: boolean;
+  env: Env;
+  stdout: Stream;
+  stderr: Stream;
+}
+
+// C0 controls except tab/newline, DEL, C1 controls, and lone ESC sequences.
+// biome-ignore lint: control characters are the point
+const CONTROL_RE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+// Unicode bidi overrides and zero-width tricks that can disguise text.
+const BIDI_RE = /[\u202a-\u202e\u2066-\u2069\u200b-\u200f\u2028\u2029]/g;
+
+/** Strip control and escape characters from a string that came from the server or a file. */
+export function sanitize(s: string): string {
+  return s.replace(CONTROL_RE, '').replace(BIDI_RE, '');
+}
+
+/** One-line form: sanitized and with newlines folded. */
+export function oneLine(s: string): string {
+  return sanitize(s).replace(/\s*\n\s*/g, ' ');
+}
+
+export class Output {
+  readonly json: boolean;
+  readonly verbose: boolean;
+  readonly stdout: Stream;
+  readonly stderr: Stream;
+  readonly color: boolean;
+  readonly c: ChalkInstance;
+  readonly ec: ChalkInstance; // for stderr
+  readonly interactive: boolean;
+  private readonly secrets = new Set<string>();
+
+  constructor(o: OutputOptions) {
+    this.json = o.json;
+    this.verbose = o.verbose;
+    this.stdout = o.stdout;
+    this.stderr = o.stderr;
+    const noColorEnv = o.env.NO_COLOR !== undefined && o.env.NO_COLOR !== '';
+    const allowed = o.color !== false && !noColorEnv && !o.json;
+    const force = o.env.FORCE_COLOR !== undefined && o.env.FORCE_COLOR !== '0' && o.env.FORCE_COLOR !== '';
+    this.color = allowed && (force || o.stdout.isTTY === true);
+    const errColor = allowed && (force || o.stderr.isTTY === true);
+    this.c = new Chalk({ level: this.color ? 1 : 0 });
+    this.ec = new Chalk({ level: errColor ? 1 : 0 });
+    const ci = o.env.CI !== undefined && o.env.CI !== '' && o.env.CI !== 'false';
+    this.interactive = o.stderr.isTTY === true && !ci && !o.json;
+  }
+
+  /** Register a secret: it is replaced by [redacted] in everything written to stderr. */
+  addSecret(s: string | undefined): void {
+    if (s && s.length >= 8) this.secrets.add(s);
+  }
+
+  redact(s: string): string {
+    let out = s;
+    for (const secret of this.secrets) out = out.split(secret).join('[redacted]');
+    // Bearer tokens and JWT-shaped strings never reach a log, even unregistered ones.
+    out = out.replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi, '$1[redacted]');
+    out = out.replace(/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, '[redacted-jwt]');
+    return out;
+  }
+
+  /** Data on stdout. */
+  data(text: string): void {
+    this.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  /** The one JSON document of a --json run. */
+  document(value: unknown): void {
+    this.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  }
+
+  /** Human messages on stderr (suppressed for --json except warnings and errors). */
+  info(msg: string): void {
+    if (this.json) return;
+    this.stderr.write(`${this.redact(msg)}\n`);
+  }
+
+  warn(msg: string): void {
+    this.stderr.write(`${this.ec.yellow(this.redact(msg))}\n`);
+  }
+
+  error(msg: string, hint?: string): void {
+    this.stderr.write(`${this.ec.red(this.redact(`tasty: ${msg}`))}\n`);
+    if (hint) this.stderr.write(`${this.ec.dim(this.redact(`hint: ${hint}`))}\n`);
+  }
+
+  debug(msg: string): void {
+    if (this.verbose) this.stderr.write(`${this.ec.dim(this.redact(msg))}\n`);
+  }
+
+  /** A spinner on stderr when interactive; otherwise silent. */
+  async spinner(text: string): Promise<Spinner> {
+    if (!this.interactive) return quietSpinner;
+    const { default: ora } = await import('ora');
+    const s = ora({ text, stream: this.stderr as NodeJS.WritableStream, color: 'cyan' }).start();
+    return {
+      succeed: (t?: string) => void s.succeed(t),
+      fail: (t?: string) => void s.fail(t),
+      stop: () => void s.stop(),
+      set text(t: string) {
+        s.text = t;
+      },
+    };
+  }
+
+  envTag(environment: string): string {
+    return environment === 'sandbox' ? this.c.magenta('[sandbox]') : this.c.cyan('[production]');
+  }
+}
+
+export interface Spinner {
+  succeed(t?: string): void;
+  fail(t?: string): void;
+  stop(): void;
+  text: string;
+}
+
+const quietSpinner: Spinner = {
+  succeed() {},
+  fail() {},
+  stop() {},
+  text: '',
+};

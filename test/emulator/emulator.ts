@@ -1,0 +1,442 @@
+// A loopback emulator of the TastyTrade REST API, built from ../shared/tastytrade-api.md.
+// A real node:http server on 127.0.0.1:0 with per-test fault injection and request counting.
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export type Fault =
+  | { kind: 'revoked' }
+  | { kind: 'invalid-jwt' }
+  | { kind: 'secret-mismatch' }
+  | { kind: 'rfc-invalid-grant'; description?: string }
+  | { kind: 'transient-invalid-request' }
+  | { kind: 'unauthorized' } // 401 JSON: access token revoked server-side
+  | { kind: 'status'; status: number; retryAfter?: string; code?: string; message?: string }
+  | { kind: 'slow'; ms: number }
+  | { kind: 'hang' }
+  | { kind: 'reset' }
+  | { kind: 'html-401' }
+  | { kind: 'html'; status: number }
+  | { kind: 'truncated' }
+  | { kind: 'huge'; bytes: number }
+  | { kind: 'body'; status: number; body: string; contentType?: string };
+
+/** Where a fault applies: the token endpoint, every API (non-token) call, or paths starting with a prefix. */
+export type FaultTarget = 'token' | 'api' | 'any' | `/${string}`;
+
+interface ArmedFault {
+  target: FaultTarget;
+  fault: Fault;
+  remaining: number;
+}
+
+export interface EmuAccount {
+  'account-number': string;
+  nickname: string;
+  'account-type-name': string;
+  'margin-or-cash': string;
+  'is-closed': boolean;
+  'authority-level': string;
+  [k: string]: unknown;
+}
+
+export interface RequestRecord {
+  method: string;
+  path: string;
+  status: number;
+  authorization: string | undefined;
+  userAgent: string | undefined;
+  at: number;
+}
+
+export interface EmulatorOptions {
+  environment?: 'production' | 'sandbox';
+  clientSecret?: string;
+  expiresIn?: number;
+  accounts?: EmuAccount[];
+  customer?: Record<string, unknown>;
+  /** Extra fields per account number merged into its balances. */
+  balances?: Record<string, Record<string, unknown>>;
+  /** Shift of the emulator's clock (and Date header) against the real one, in ms. */
+  clockOffsetMs?: number;
+  /** Accounts with authority the caller lacks: 403 on their balances. */
+  forbidden?: string[];
+}
+
+function b64url(s: string | Buffer): string {
+  return Buffer.from(s).toString('base64url');
+}
+
+/** A refresh token shaped like tastytrade's: an EdDSA rt+jwt with grant id, client id, scopes, no exp. */
+export function makeRefreshToken(opts: { grantId?: string; clientId?: string; scope?: string; iat?: number; sub?: string } = {}): string {
+  const header = { alg: 'EdDSA', typ: 'rt+jwt', kid: randomBytes(8).toString('hex'), jku: 'https://api.tastytrade.com/oauth/jwks' };
+  const claims = {
+    iss: 'https://api.tastytrade.com',
+    sub: opts.sub ?? `U${randomBytes(6).toString('hex')}`,
+    aud: opts.clientId ?? randomBytes(16).toString('hex').replace(/(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-'),
+    grant_id: opts.grantId ?? `G${randomBytes(6).toString('hex')}`,
+    scope: opts.scope ?? 'read trade',
+    iat: opts.iat ?? Math.floor(Date.now() / 1000) - 86_400,
+  };
+  return `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}.${b64url(randomBytes(64))}`;
+}
+
+export function defaultAccounts(): EmuAccount[] {
+  return [
+    { 'account-number': '5WX01234', nickname: 'Individual', 'account-type-name': 'Individual', 'margin-or-cash': 'Margin', 'is-closed': false, 'authority-level': 'owner', 'is-futures-approved': true, 'day-trader-status': false, 'opened-at': '2021-03-26T18:31:41.070+00:00' },
+    { 'account-number': '5WY56789', nickname: 'Roth IRA', 'account-type-name': 'Roth IRA', 'margin-or-cash': 'Cash', 'is-closed': false, 'authority-level': 'owner', 'is-futures-approved': false, 'day-trader-status': false, 'opened-at': '2022-01-04T14:02:11.512+00:00' },
+    { 'account-number': '5WZ00042', nickname: 'Old joint', 'account-type-name': 'Joint', 'margin-or-cash': 'Margin', 'is-closed': true, 'authority-level': 'trade-only', 'is-futures-approved': false, 'day-trader-status': false, 'opened-at': '2019-07-15T09:00:00.000+00:00' },
+  ];
+}
+
+function seedFrom(s: string): number {
+  return createHash('sha256').update(s).digest().readUInt32BE(0);
+}
+
+export function balancesFor(accountNumber: string, now: number): Record<string, unknown> {
+  const seed = seedFrom(accountNumber);
+  const nlv = 10_000 + (seed % 90_000) + (seed % 1000) / 1000;
+  const cash = nlv * 0.37;
+  const f = (n: number) => n.toFixed(3).replace(/\.?0+$/, '') || '0';
+  return {
+    'account-number': accountNumber,
+    currency: 'USD',
+    'cash-balance': f(cash),
+    'long-equity-value': f(nlv * 0.5),
+    'short-equity-value': '0.0',
+    'long-derivative-value': f(nlv * 0.13),
+    'short-derivative-value': '0.0',
+    'long-futures-value': '0.0',
+    'short-futures-value': '0.0',
+    'net-liquidating-value': f(nlv),
+    'equity-buying-power': f(nlv * 1.6),
+    'derivative-buying-power': f(nlv * 0.8),
+    'day-trading-buying-power': '0.0',
+    'available-trading-funds': '0.0',
+    'cash-available-to-withdraw': f(cash * 0.9),
+    'maintenance-requirement': f(nlv * 0.2),
+    'maintenance-excess': f(nlv * 0.8),
+    'maintenance-call-value': '0.0',
+    'margin-equity': f(nlv),
+    'reg-t-margin-requirement': f(nlv * 0.25),
+    'reg-t-call-value': '0.0',
+    'day-trading-call-value': '0.0',
+    'day-equity-call-value': '0.0',
+    'pending-cash': '125.5',
+    'pending-cash-effect': 'Debit',
+    'buying-power-adjustment': '0.0',
+    'buying-power-adjustment-effect': 'None',
+    'pending-margin-interest': '0.0',
+    'total-settle-balance': f(cash),
+    'cash-settle-balance': f(cash),
+    'snapshot-date': new Date(now).toISOString().slice(0, 10),
+    'updated-at': new Date(now - 42_000).toISOString(),
+  };
+}
+
+const HTML_401 =
+  '<html>\r\n<head><title>401 Authorization Required</title></head>\r\n<body>\r\n<center><h1>401 Authorization Required</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
+
+export class Emulator {
+  readonly environment: 'production' | 'sandbox';
+  clientSecret: string;
+  refreshToken: string;
+  expiresIn: number;
+  accounts: EmuAccount[];
+  customer: Record<string, unknown>;
+  balances: Record<string, Record<string, unknown>>;
+  forbidden: Set<string>;
+  clockOffsetMs: number;
+  /** Successful mints. */
+  mints = 0;
+  /** Every POST /oauth/token, answered or not. */
+  tokenRequests = 0;
+  readonly requests: RequestRecord[] = [];
+  /** Refresh tokens whose grant was revoked (permanent, like the real one). */
+  readonly revokedGrants = new Set<string>();
+  private faults: ArmedFault[] = [];
+  private readonly tokens = new Map<string, { expiresAt: number; revoked: boolean }>();
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+
+  constructor(o: EmulatorOptions = {}) {
+    this.environment = o.environment ?? 'sandbox';
+    this.clientSecret = o.clientSecret ?? `cs_${randomBytes(20).toString('hex')}`;
+    this.refreshToken = makeRefreshToken();
+    this.expiresIn = o.expiresIn ?? 900;
+    this.accounts = o.accounts ?? defaultAccounts();
+    this.customer = o.customer ?? { id: 'me', 'first-name': 'Ada', 'last-name': 'Lovelace', email: 'ada@example.com', username: 'ada' };
+    this.balances = o.balances ?? {};
+    this.forbidden = new Set(o.forbidden ?? []);
+    this.clockOffsetMs = o.clockOffsetMs ?? 0;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  now(): number {
+    return Date.now() + this.clockOffsetMs;
+  }
+
+  async start(): Promise<this> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    this.port = (server.address() as AddressInfo).port;
+    this.server = server;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    if (!s) return;
+    this.server = undefined;
+    for (const sock of this.sockets) sock.destroy();
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  /** Arm a fault for the next `times` matching requests (Infinity: until cleared). */
+  inject(target: FaultTarget, fault: Fault, times = 1): this {
+    this.faults.push({ target, fault, remaining: times });
+    return this;
+  }
+
+  clearFaults(): this {
+    this.faults = [];
+    return this;
+  }
+
+  revokeGrant(token = this.refreshToken): this {
+    this.revokedGrants.add(token);
+    return this;
+  }
+
+  /** Revoke every access token issued so far (server-side revocation: API calls answer 401). */
+  revokeAccessTokens(): this {
+    for (const t of this.tokens.values()) t.revoked = true;
+    return this;
+  }
+
+  /** Every access token issued so far, for scanning outputs for leaks. */
+  issuedTokens(): string[] {
+    return [...this.tokens.keys()];
+  }
+
+  count(pathPrefix: string, method?: string): number {
+    return this.requests.filter((r) => r.path.startsWith(pathPrefix) && (!method || r.method === method)).length;
+  }
+
+  reset(): this {
+    this.mints = 0;
+    this.tokenRequests = 0;
+    this.requests.length = 0;
+    this.faults = [];
+    return this;
+  }
+
+  private takeFault(path: string): Fault | undefined {
+    const isToken = path === '/oauth/token';
+    for (const f of this.faults) {
+      if (f.remaining <= 0) continue;
+      const t = f.target;
+      const hit = t === 'any' || (t === 'token' && isToken) || (t === 'api' && !isToken) || (t.startsWith('/') && path.startsWith(t));
+      if (hit) {
+        f.remaining--;
+        return f.fault;
+      }
+    }
+    return undefined;
+  }
+
+  private async readBody(req: IncomingMessage): Promise<string> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of req) {
+      size += (c as Buffer).length;
+      if (size > 1 << 20) break;
+      chunks.push(c as Buffer);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  private send(res: ServerResponse, rec: RequestRecord, status: number, body: unknown, extra: Record<string, string> = {}): void {
+    rec.status = status;
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    res.writeHead(status, {
+      'content-type': typeof body === 'string' && !extra['content-type'] ? 'text/html' : 'application/json',
+      date: new Date(this.now()).toUTCString(),
+      ...extra,
+    });
+    res.end(text);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://emulator');
+    const path = url.pathname;
+    const method = req.method ?? 'GET';
+    const rec: RequestRecord = {
+      method,
+      path,
+      status: 0,
+      authorization: req.headers.authorization,
+      userAgent: req.headers['user-agent'],
+      at: Date.now(),
+    };
+    this.requests.push(rec);
+    const body = await this.readBody(req);
+    const isToken = path === '/oauth/token';
+    if (isToken && method === 'POST') this.tokenRequests++;
+
+    const fault = this.takeFault(path);
+    if (fault) {
+      const handled = await this.applyFault(fault, req, res, rec);
+      if (handled) return;
+    }
+
+    // Every request needs a product/version User-Agent; nginx answers 401 HTML otherwise.
+    const ua = req.headers['user-agent'];
+    if (!ua || !/^[\w.-]+\/[\w.+-]+/.test(ua)) return this.send(res, rec, 401, HTML_401);
+
+    if (isToken) {
+      if (method !== 'POST') return this.send(res, rec, 405, { error: { code: 'method_not_allowed', message: 'Method not allowed' } });
+      return this.token(req, body, res, rec);
+    }
+    // API calls: Bearer token required and valid by the emulator's clock.
+    const auth = req.headers.authorization ?? '';
+    const m = /^Bearer (\S+)$/.exec(auth);
+    const tok = m?.[1] ? this.tokens.get(m[1]) : undefined;
+    if (!tok || tok.revoked || tok.expiresAt <= this.now()) {
+      return this.send(res, rec, 401, { error: { code: 'unauthorized', message: 'This login session has expired or is invalid' } });
+    }
+    return this.api(method, path, body, res, rec);
+  }
+
+  /** Returns true when the fault answered the request. */
+  private async applyFault(fault: Fault, req: IncomingMessage, res: ServerResponse, rec: RequestRecord): Promise<boolean> {
+    const grantErr = (d: string, code = 'invalid_grant') => this.send(res, rec, 400, { error_code: code, error_description: d });
+    switch (fault.kind) {
+      case 'revoked':
+        grantErr('Grant revoked');
+        return true;
+      case 'invalid-jwt':
+        grantErr('Invalid JWT');
+        return true;
+      case 'secret-mismatch':
+        grantErr('Client secret mismatch');
+        return true;
+      case 'rfc-invalid-grant':
+        this.send(res, rec, 400, { error: 'invalid_grant', error_description: fault.description ?? 'Grant revoked' });
+        return true;
+      case 'transient-invalid-request':
+        grantErr('User is not a TastyTrade customer', 'invalid_request');
+        return true;
+      case 'unauthorized':
+        this.send(res, rec, 401, { error: { code: 'unauthorized', message: 'This login session has expired or is invalid' } });
+        return true;
+      case 'status': {
+        const extra: Record<string, string> = {};
+        if (fault.retryAfter !== undefined) extra['retry-after'] = fault.retryAfter;
+        const code = fault.code ?? ({ 403: 'not_permitted', 404: 'record_not_found', 429: 'too_many_requests' } as Record<number, string>)[fault.status] ?? 'internal_error';
+        const message = fault.message ?? ({ 403: 'User not permitted access', 404: 'Record not found', 429: 'Too many requests' } as Record<number, string>)[fault.status] ?? 'Internal server error';
+        this.send(res, rec, fault.status, { error: { code, message } }, extra);
+        return true;
+      }
+      case 'slow':
+        await new Promise((r) => setTimeout(r, fault.ms));
+        return false;
+      case 'hang':
+        rec.status = -1;
+        // Accept, read, and never answer. The socket is destroyed when the emulator stops.
+        return true;
+      case 'reset':
+        rec.status = -2;
+        req.socket.resetAndDestroy();
+        return true;
+      case 'html-401':
+        this.send(res, rec, 401, HTML_401);
+        return true;
+      case 'html':
+        this.send(res, rec, fault.status, `<!DOCTYPE html><html><body><h1>${fault.status}</h1></body></html>`);
+        return true;
+      case 'truncated':
+        rec.status = 200;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"data":{"items":[{"account":{"account-number":"5WX0');
+        return true;
+      case 'huge': {
+        rec.status = 200;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const chunk = 'x'.repeat(64 * 1024);
+        res.write('{"data":{"pad":"');
+        let sent = 0;
+        while (sent < fault.bytes) {
+          if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
+          sent += chunk.length;
+          if (res.destroyed) return true;
+        }
+        res.end('"}}');
+        return true;
+      }
+      case 'body':
+        this.send(res, rec, fault.status, fault.body, { 'content-type': fault.contentType ?? 'application/json' });
+        return true;
+    }
+  }
+
+  private token(req: IncomingMessage, body: string, res: ServerResponse, rec: RequestRecord): void {
+    if (req.headers.authorization) {
+      // A stale Bearer header on the token request makes tastytrade fail the grant.
+      return this.send(res, rec, 400, { error_code: 'invalid_request', error_description: 'Authorization header not allowed' });
+    }
+    let o: Record<string, unknown>;
+    try {
+      o = JSON.parse(body) as Record<string, unknown>;
+    } catch {
+      return this.send(res, rec, 400, { error_code: 'invalid_request', error_description: 'Malformed request body' });
+    }
+    if (o.grant_type !== 'refresh_token') return this.send(res, rec, 400, { error_code: 'unsupported_grant_type', error_description: 'Unsupported grant type' });
+    const rt = typeof o.refresh_token === 'string' ? o.refresh_token : '';
+    const grantErr = (d: string) => this.send(res, rec, 400, { error_code: 'invalid_grant', error_description: d });
+    if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(rt) || rt !== this.refreshToken) return grantErr('Invalid JWT');
+    if (this.revokedGrants.has(rt)) return grantErr('Grant revoked');
+    if (o.client_secret !== this.clientSecret) return grantErr('Client secret mismatch');
+    const accessToken = `at_${randomBytes(24).toString('base64url')}`;
+    this.tokens.set(accessToken, { expiresAt: this.now() + this.expiresIn * 1000, revoked: false });
+    this.mints++;
+    this.send(res, rec, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: this.expiresIn });
+  }
+
+  private api(method: string, path: string, body: string, res: ServerResponse, rec: RequestRecord): void {
+    const ctx = { context: path };
+    if (method === 'GET' && path === '/customers/me') return this.send(res, rec, 200, { data: this.customer, ...ctx });
+    if (method === 'GET' && path === '/customers/me/accounts') {
+      const items = this.accounts.map(({ 'authority-level': authority, ...account }) => ({ account, 'authority-level': authority }));
+      return this.send(res, rec, 200, { data: { items }, ...ctx });
+    }
+    const bal = /^\/accounts\/([^/]+)\/balances(?:\/([A-Z]{3}))?$/.exec(path);
+    if (method === 'GET' && bal) {
+      const n = decodeURIComponent(bal[1] ?? '');
+      const acct = this.accounts.find((a) => a['account-number'] === n);
+      if (this.forbidden.has(n)) return this.send(res, rec, 403, { error: { code: 'not_permitted', message: 'User not permitted access' } });
+      if (!acct) return this.send(res, rec, 404, { error: { code: 'record_not_found', message: `Account ${n} not found` } });
+      return this.send(res, rec, 200, { data: { ...balancesFor(n, this.now()), ...(this.balances[n] ?? {}) }, ...ctx });
+    }
+    const dry = /^\/accounts\/([^/]+)\/orders\/dry-run$/.exec(path);
+    if (method === 'POST' && dry) {
+      let order: unknown;
+      try {
+        order = JSON.parse(body);
+      } catch {
+        return this.send(res, rec, 400, { error: { code: 'validation_error', message: 'Request body is not JSON' } });
+      }
+      return this.send(res, rec, 201, { data: { order, 'buying-power-effect': { 'change-in-buying-power': '10.0', 'change-in-buying-power-effect': 'Debit' } }, ...ctx });
+    }
+    return this.send(res, rec, 404, { error: { code: 'not_found', message: `No route for ${method} ${path}` } });
+  }
+}

@@ -1,0 +1,107 @@
+// Shared test helpers: spawn the built CLI with an isolated config dir against the emulator.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Emulator, type EmulatorOptions } from './emulator/emulator.ts';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const BIN = join(ROOT, 'bin', 'tasty.js');
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Every captured output, for the end-of-suite secret scan. */
+export const captured: string[] = [];
+
+export function tmpDir(prefix = 'tasty-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface RunOptions {
+  env?: Record<string, string | undefined>;
+  input?: string;
+  timeoutMs?: number;
+  cwd?: string;
+}
+
+/** The environment a spawned tasty sees: nothing of the parent's TASTY_* or proxies. */
+export function baseEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/tmp',
+    LANG: 'C.UTF-8',
+    TZ: 'UTC',
+  };
+  if (process.env.DBUS_SESSION_BUS_ADDRESS) env.DBUS_SESSION_BUS_ADDRESS = process.env.DBUS_SESSION_BUS_ADDRESS;
+  if (process.env.XDG_DATA_HOME) env.XDG_DATA_HOME = process.env.XDG_DATA_HOME;
+  for (const [k, v] of Object.entries(extra)) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return env;
+}
+
+export function runTasty(args: string[], o: RunOptions = {}): Promise<RunResult> {
+  const start = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: baseEnv(o.env),
+      cwd: o.cwd ?? ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 30_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      captured.push(stdout, stderr);
+      resolve({ code, signal, stdout, stderr, ms: performance.now() - start });
+    });
+    child.stdin.on('error', () => {});
+    if (o.input !== undefined) child.stdin.end(o.input);
+    else child.stdin.end();
+  });
+}
+
+export interface Fixture {
+  emu: Emulator;
+  dir: string;
+  /** Environment for a logged-in-by-env-vars run against the emulator. */
+  env: Record<string, string>;
+  run: (args: string[], o?: RunOptions) => Promise<RunResult>;
+  cleanup: () => Promise<void>;
+}
+
+export async function fixture(o: EmulatorOptions = {}, withCreds = true): Promise<Fixture> {
+  const emu = await new Emulator(o).start();
+  const dir = tmpDir();
+  const env: Record<string, string> = {
+    TASTY_CONFIG_DIR: dir,
+    TASTY_API_URL: emu.url,
+    TASTY_ENV: emu.environment,
+  };
+  if (withCreds) {
+    env.TASTY_CLIENT_SECRET = emu.clientSecret;
+    env.TASTY_REFRESH_TOKEN = emu.refreshToken;
+  }
+  return {
+    emu,
+    dir,
+    env,
+    run: (args, ro = {}) => runTasty(args, { ...ro, env: { ...env, ...ro.env } }),
+    cleanup: async () => {
+      await emu.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
