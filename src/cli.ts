@@ -169,7 +169,7 @@ function report(e: unknown, out: Output): number {
     return ExitCode.cancelled;
   }
   const msg = e instanceof Error ? e.message : String(e);
-  out.error(`internal error: ${msg.split('\n')[0]}`, 'please report this at https://github.com/tasty-cli/tasty/issues (add --verbose for details)');
+  out.error(`internal error: ${msg.split('\n')[0]}`, 'this is a bug in tasty: please report it with the output of the same command run with --verbose');
   if (out.verbose && e instanceof Error && e.stack) out.stderr.write(`${out.redact(e.stack)}\n`);
   return ExitCode.internal;
 }

@@ -157,7 +157,9 @@ export class ApiClient {
 
   private dispatcher(): Promise<Dispatcher> {
     this.dispatcherP ??= (async () => {
-      this.undici = await import('undici');
+      const m = (await import('undici')) as typeof import('undici') & { default?: typeof import('undici') };
+      // Bundled CommonJS arrives as the module's default export.
+      this.undici = m.default ?? m;
       const env = this.o.env;
       const t = this.o.timeoutMs;
       const common = {
@@ -278,6 +280,8 @@ export class ApiClient {
         return { ...r, json, durationMs: Math.round(performance.now() - start), retries: attempt };
       } catch (e) {
         if (e instanceof TastyError) throw e;
+        // Only transport failures carry a code; anything else is a bug and goes to the internal-error path.
+        if (!errCode(e)) throw e;
         const ms = Math.round(performance.now() - t0);
         this.o.log?.(`${method} ${url.pathname} → ${errCode(e) || 'error'} (${ms} ms${attempt ? `, retry ${attempt}` : ''})`);
         if (opts.retry && attempt < this.retry.maxRetries && isRetryableNetwork(e)) {

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import type { ApiClient, ApiResponse, TokenResponse } from '../api/client.ts';
 import type { Env, Environment } from '../config.ts';
-import { CredentialsRejectedError, NotLoggedInError, TastyError } from '../errors.ts';
+import { CredentialsRejectedError, NotLoggedInError, type TastyError } from '../errors.ts';
 import { type Credentials, credentialFingerprint, fromEnv, fromFile } from './credentials.ts';
 import type { SecretStore } from './keychain.ts';
 import { acquireLock } from './lock.ts';

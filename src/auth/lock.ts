@@ -3,6 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { hostname } from 'node:os';
+import { dirname } from 'node:path';
+import { ensureDir } from '../config.ts';
 
 export interface LockOptions {
   /** A live holder older than this is considered hung and replaced. */
@@ -93,6 +95,7 @@ export async function acquireLock(path: string, o: LockOptions): Promise<Release
   const poll = o.pollMs ?? 25;
   const start = now();
   const id = randomBytes(8).toString('hex');
+  ensureDir(dirname(path));
   for (;;) {
     try {
       const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);

@@ -1,0 +1,73 @@
+// The real OS keychain: under CI (scripts/with-keyring.sh) a gnome-keyring Secret Service in a private D-Bus session.
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { KeychainStore } from '../src/auth/keychain.ts';
+
+const required = process.env.CI === 'true' || process.env.TASTY_TEST_KEYCHAIN === 'required';
+const available = !!process.env.DBUS_SESSION_BUS_ADDRESS;
+if (!available && !required) {
+  console.log('keychain tests skipped: no D-Bus session (run them with `bash scripts/with-keyring.sh npm test`)');
+}
+const service = `tasty-test-${randomBytes(4).toString('hex')}`;
+
+// secret-tool prints the secret on stdout and the attributes on stderr: capture both.
+function secretTool(...args: string[]): string {
+  const r = spawnSync('secret-tool', args, { encoding: 'utf8' });
+  return `${r.stdout}${r.stderr}`;
+}
+
+describe.runIf(available || required)('real keychain (Secret Service)', () => {
+  const store = new KeychainStore({ service });
+  afterAll(async () => {
+    await store.delete('sandbox').catch(() => {});
+    await store.delete('production').catch(() => {});
+  });
+
+  it('stores, reads back and deletes an entry per environment', async () => {
+    const secrets = { clientSecret: `cs-${randomBytes(8).toString('hex')}`, refreshToken: `a.${randomBytes(8).toString('hex')}.c` };
+    expect(await store.get('sandbox')).toBeUndefined();
+    await store.set('sandbox', secrets);
+    expect(await store.get('sandbox')).toEqual(secrets);
+    expect(await store.get('production')).toBeUndefined(); // environments are apart
+    const found = secretTool('search', '--all', 'service', service);
+    expect(found).toContain(`service = ${service}`);
+    expect(found).toMatch(/username = sandbox|account = sandbox|user = sandbox/);
+    const stored = spawnSync('secret-tool', ['lookup', 'service', service, 'username', 'sandbox'], { encoding: 'utf8' }).stdout;
+    expect(JSON.parse(stored)).toMatchObject(secrets);
+    expect(await store.delete('sandbox')).toBe(true);
+    expect(await store.get('sandbox')).toBeUndefined();
+    expect(await store.delete('sandbox')).toBe(false);
+  });
+
+  it('overwrites in place (one entry per environment)', async () => {
+    await store.set('production', { clientSecret: 'one', refreshToken: 'x.y.z' });
+    await store.set('production', { clientSecret: 'two', refreshToken: 'x.y.z' });
+    expect((await store.get('production'))?.clientSecret).toBe('two');
+    const found = secretTool('search', '--all', 'service', service);
+    expect(found.match(/^\[\//gm)?.length).toBe(1);
+  });
+});
+
+describe('no Secret Service', () => {
+  it('a missing D-Bus session is a clear KeychainError (exit 7) offering both ways out, not a hang', () => {
+    // A fresh process: the native module keeps its D-Bus connection for the life of a process.
+    const script = `import { KeychainStore } from './src/auth/keychain.ts';
+      const t0 = performance.now();
+      const e = await new KeychainStore({ service: 'tasty-none' }).get('sandbox').catch((x) => x);
+      console.log(JSON.stringify({ name: e?.name, exitCode: e?.exitCode, message: e?.message, hint: e?.hint, ms: performance.now() - t0 }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/tasty-no-bus' },
+      cwd: new URL('..', import.meta.url).pathname,
+      timeout: 10_000,
+    });
+    const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
+    expect(out.name).toBe('KeychainError');
+    expect(out.exitCode).toBe(7);
+    expect(out.message).toMatch(/no Secret Service is running/);
+    expect(out.hint).toMatch(/--insecure-storage/);
+    expect(out.hint).toMatch(/TASTY_CLIENT_SECRET/);
+    expect(out.ms).toBeLessThan(3_500);
+  });
+});
