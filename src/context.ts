@@ -34,6 +34,8 @@ export interface Io {
   now?: () => number;
   /** The secret store; defaults to the OS keychain. Injected by unit tests. */
   keychain?: () => Promise<import('./auth/keychain.ts').SecretStore>;
+  /** The prompt layer; defaults to @inquirer/prompts on the terminal. Injected by unit tests. */
+  prompter?: import('./prompt.ts').Prompter;
 }
 
 export class Context {
@@ -125,6 +127,30 @@ export class Context {
       });
     })();
     return this.authP;
+  }
+
+  /** True when a person is at the terminal: prompts are possible. */
+  canPrompt(): boolean {
+    return this.io.stdin.isTTY === true && this.io.stderr.isTTY === true;
+  }
+
+  async prompter(): Promise<import('./prompt.ts').Prompter> {
+    if (this.io.prompter) return this.io.prompter;
+    const { inquirerPrompter } = await import('./prompt.ts');
+    return inquirerPrompter(this.io);
+  }
+
+  /** Read all of standard input (for --stdin), bounded. */
+  async readStdin(maxBytes = 64 * 1024): Promise<string> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of this.io.stdin) {
+      const b = typeof c === 'string' ? Buffer.from(c) : (c as Buffer);
+      size += b.length;
+      if (size > maxBytes) break;
+      chunks.push(b);
+    }
+    return Buffer.concat(chunks).toString('utf8');
   }
 
   onCleanup(fn: () => Promise<void> | void): void {

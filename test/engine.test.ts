@@ -9,7 +9,7 @@ import { decodeRefreshToken, fingerprint, mask } from '../src/auth/jwt.ts';
 import type { SecretStore, StoredSecrets } from '../src/auth/keychain.ts';
 import { readState, reuseMarginMs, STATE_FILE } from '../src/auth/state.ts';
 import type { Environment } from '../src/config.ts';
-import { CredentialsRejectedError, ExitCode, NotLoggedInError, TastyError } from '../src/errors.ts';
+import { CredentialsRejectedError, ExitCode, NotLoggedInError, type TastyError } from '../src/errors.ts';
 import { Emulator, makeRefreshToken } from './emulator/emulator.ts';
 import { tmpDir } from './helpers.ts';
 

@@ -20,6 +20,11 @@ export interface RunResult {
 /** Every captured output, for the end-of-suite secret scan. */
 export const captured: string[] = [];
 
+/** True inside scripts/with-keyring.sh (a private D-Bus session with a throw-away gnome-keyring). */
+export const KEYRING_SESSION = process.env.TASTY_IN_KEYRING_SESSION === '1';
+/** CI must run the keychain tests, never skip them. */
+export const KEYRING_REQUIRED = process.env.CI === 'true' || process.env.TASTY_TEST_KEYCHAIN === 'required';
+
 export function tmpDir(prefix = 'tasty-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
@@ -39,8 +44,8 @@ export function baseEnv(extra: Record<string, string | undefined> = {}): Record<
     LANG: 'C.UTF-8',
     TZ: 'UTC',
   };
-  if (process.env.DBUS_SESSION_BUS_ADDRESS) env.DBUS_SESSION_BUS_ADDRESS = process.env.DBUS_SESSION_BUS_ADDRESS;
-  if (process.env.XDG_DATA_HOME) env.XDG_DATA_HOME = process.env.XDG_DATA_HOME;
+  // Only the private keyring session of scripts/with-keyring.sh: tests never touch a developer's own keyring.
+  if (KEYRING_SESSION && process.env.DBUS_SESSION_BUS_ADDRESS) env.DBUS_SESSION_BUS_ADDRESS = process.env.DBUS_SESSION_BUS_ADDRESS;
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) delete env[k];
     else env[k] = v;

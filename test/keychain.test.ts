@@ -3,9 +3,10 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KeychainStore } from '../src/auth/keychain.ts';
+import { KEYRING_REQUIRED, KEYRING_SESSION } from './helpers.ts';
 
-const required = process.env.CI === 'true' || process.env.TASTY_TEST_KEYCHAIN === 'required';
-const available = !!process.env.DBUS_SESSION_BUS_ADDRESS;
+const required = KEYRING_REQUIRED;
+const available = KEYRING_SESSION;
 if (!available && !required) {
   console.log('keychain tests skipped: no D-Bus session (run them with `bash scripts/with-keyring.sh npm test`)');
 }

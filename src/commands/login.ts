@@ -1,6 +1,129 @@
+// tasty login: validate credentials with one live mint, then store them (keychain, or a 0600 file on request).
+import { cleanSecret, credentialFingerprint, ENV_PAIRS, fromEnv } from '../auth/credentials.ts';
+import { decodeRefreshToken, mask } from '../auth/jwt.ts';
+import { storeSecrets } from '../auth/storage.ts';
+import { type Environment, ENVIRONMENTS } from '../config.ts';
 import type { Context } from '../context.ts';
-import { UsageError } from '../errors.ts';
+import { CredentialsRejectedError, UsageError } from '../errors.ts';
+import { oneLine } from '../output.ts';
 
-export default async function (_ctx: Context): Promise<number> {
-  throw new UsageError('not implemented yet');
+interface LoginOptions {
+  stdin?: boolean;
+  insecureStorage?: boolean;
+}
+
+const MIXUP_HELP =
+  'Sandbox and production have separate OAuth apps and grants: a secret or token from the other one fails with "Invalid JWT" or "Grant revoked".';
+
+export default async function login(ctx: Context, opts: LoginOptions): Promise<number> {
+  const out = ctx.out;
+  let environment: Environment;
+  const choice = ctx.environment();
+  if (choice.source === 'flag' || choice.source === 'TASTY_ENV' || opts.stdin || !ctx.canPrompt()) {
+    environment = choice.environment;
+  } else {
+    const p = await ctx.prompter();
+    environment = await p.select<Environment>(
+      'Which environment?',
+      ENVIRONMENTS.map((e) => ({ name: e, value: e, description: `${e === 'sandbox' ? 'api.cert.tastyworks.com' : 'api.tastyworks.com'}. ${MIXUP_HELP}` })),
+    );
+  }
+
+  // Read the secrets: --stdin, or masked prompts. Never from argv.
+  let clientSecret: string;
+  let refreshToken: string;
+  if (opts.stdin) {
+    const lines = (await ctx.readStdin()).split(/\r?\n/).filter((l) => l.trim() !== '');
+    if (lines.length < 2) {
+      throw new UsageError('--stdin needs two lines: the client secret, then the refresh token', 'e.g. printf "%s\\n%s\\n" "$SECRET" "$TOKEN" | tasty login --stdin');
+    }
+    clientSecret = cleanSecret(lines[0] ?? '');
+    refreshToken = cleanSecret(lines[1] ?? '');
+  } else if (ctx.canPrompt()) {
+    const p = await ctx.prompter();
+    out.info(`Logging in to ${environment}. ${MIXUP_HELP}`);
+    clientSecret = cleanSecret(await p.secret(`Client secret (${environment} OAuth app):`));
+    refreshToken = cleanSecret(await p.secret(`Refresh token (${environment} grant):`));
+  } else {
+    throw new UsageError(
+      'no terminal to ask for the secrets',
+      'pipe them in with `tasty login --stdin` (client secret, then refresh token, one per line), or set TASTY_CLIENT_SECRET and TASTY_REFRESH_TOKEN',
+    );
+  }
+  out.addSecret(clientSecret);
+  out.addSecret(refreshToken);
+
+  // Shape checks before anything is sent.
+  if (!clientSecret) throw new UsageError('the client secret is empty', 'copy it from the OAuth app (it is shown once when created)');
+  if (/\s/.test(clientSecret)) throw new UsageError('the client secret contains whitespace', 'copy it again without line breaks or spaces');
+  if (!refreshToken) throw new UsageError('the refresh token is empty', 'copy it from the grant you created');
+  const decoded = decodeRefreshToken(refreshToken);
+  if (!decoded.ok) throw new UsageError(`the refresh token ${decoded.problem}`, 'copy the whole refresh token of the grant again, without quotes or line breaks');
+  const f = decoded.facts;
+  out.info(
+    `Refresh token: grant ${f.grantId ?? '?'}, client ${mask(f.clientId)}, scopes ${f.scopes.join(' ') || '(none)'}, issued ${f.issuedAt?.slice(0, 10) ?? '?'}`,
+  );
+  if (!f.scopes.includes('read')) out.warn('warning: this grant has no "read" scope: accounts and balances will be refused');
+
+  const envCreds = fromEnv(ctx.env).credentials;
+  if (envCreds) {
+    out.warn(`note: ${ENV_PAIRS.map((p) => p.join('/')).join(' or ')} are set and take precedence over stored credentials while they are`);
+  }
+
+  const auth = await ctx.auth();
+  // Fail early, before any request, when the chosen store cannot be used.
+  if (!opts.insecureStorage) await (await auth.keychain()).get(environment);
+
+  // Credentials tastytrade already rejected are not sent again (repeated failed logins earn an IP block).
+  const fp = credentialFingerprint({ clientSecret, refreshToken });
+  const held = auth.state().environments[environment]?.rejection;
+  if (held && held.fingerprint === fp) throw new CredentialsRejectedError(environment, held.description, { held: true, since: held.at });
+
+  const client = await ctx.client(environment);
+  const spin = await out.spinner(`Checking the credentials with tastytrade (${environment})…`);
+  const creds = { clientSecret, refreshToken, source: opts.insecureStorage ? ('file' as const) : ('keychain' as const), where: '' };
+  let token: Awaited<ReturnType<typeof client.mint>>;
+  let name = '';
+  let accountCount = 0;
+  try {
+    token = await client.mint(refreshToken, clientSecret);
+    out.addSecret(token.accessToken);
+    const me = await client.call('GET', '/customers/me', token.accessToken);
+    const accts = await client.call('GET', '/customers/me/accounts', token.accessToken);
+    const d = (me.json as { data?: Record<string, unknown> } | undefined)?.data ?? {};
+    name = [d['first-name'], d['last-name']].filter((x) => typeof x === 'string' && x).join(' ') || String(d.email ?? d.username ?? '');
+    const items = (accts.json as { data?: { items?: Array<{ account?: { 'is-closed'?: boolean } }> } } | undefined)?.data?.items ?? [];
+    accountCount = items.filter((i) => i.account?.['is-closed'] !== true).length;
+    spin.stop();
+  } catch (e) {
+    spin.fail('tastytrade did not accept the credentials');
+    if (e instanceof CredentialsRejectedError) {
+      // Remember the rejection, so these exact credentials are never resent by anything (IP-block safety).
+      // A rejection already held for the stored credentials is kept: it is the one that protects scripts.
+      await auth.withStateLock((state) => {
+        const es = (state.environments[environment] ??= {});
+        if (es.rejection) return;
+        es.rejection = { fingerprint: fp, at: new Date(ctx.now()).toISOString(), code: e.cause_, description: e.description };
+        auth.saveState(state);
+      });
+    }
+    throw e;
+  }
+
+  const stored = await storeSecrets(auth, ctx.dir, environment, { clientSecret, refreshToken }, opts.insecureStorage === true, new Date(ctx.now()));
+  creds.where = stored.where;
+  await auth.withStateLock((state) => {
+    delete state.environments[environment];
+    auth.record(state, environment, creds, token);
+  });
+
+  if (ctx.json) {
+    out.document({ environment, user: name || null, accounts: accountCount, storage: stored, grantId: f.grantId ?? null, scopes: f.scopes });
+  } else {
+    const where = stored.kind === 'file' ? `in plaintext in ${stored.where} (mode 0600)` : `in the ${stored.where}`;
+    out.info(
+      `${out.ec.green('✓')} Logged in to ${environment} as ${oneLine(name) || 'unknown user'} (${accountCount} account${accountCount === 1 ? '' : 's'}). Secrets stored ${where}.`,
+    );
+  }
+  return 0;
 }
