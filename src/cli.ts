@@ -177,11 +177,23 @@ function report(e: unknown, out: Output): number {
 export { UsageError };
 
 export async function main(): Promise<void> {
-  const io: Io = { env: process.env, stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
-  const onSigint = () => {
-    process.stderr.write('\n');
-    process.exit(ExitCode.cancelled);
+  const handlers = new Set<() => void>();
+  const io: Io = {
+    env: process.env,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    onInterrupt: (cb) => {
+      handlers.add(cb);
+      return () => handlers.delete(cb);
+    },
   };
-  process.once('SIGINT', onSigint);
+  process.on('SIGINT', () => {
+    if (handlers.size) for (const h of handlers) h();
+    else {
+      process.stderr.write('\n');
+      process.exit(ExitCode.cancelled);
+    }
+  });
   process.exitCode = await run(process.argv, io);
 }

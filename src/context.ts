@@ -34,6 +34,8 @@ export interface Io {
   now?: () => number;
   /** The secret store; defaults to the OS keychain. Injected by unit tests. */
   keychain?: () => Promise<import('./auth/keychain.ts').SecretStore>;
+  /** Claim Ctrl-C (long-running commands that end cleanly on it); returns the release function. */
+  onInterrupt?: (cb: () => void) => () => void;
   /** The prompt layer; defaults to @inquirer/prompts on the terminal. Injected by unit tests. */
   prompter?: import('./prompt.ts').Prompter;
 }

@@ -1,6 +1,173 @@
+// tasty balances: the figures a trader looks at, for one account, the default one, or every open account.
+import { type Account, getBalances, listAccounts, mapLimit, validateAccountNumber } from '../api/accounts.ts';
+import type { AuthEngine } from '../auth/engine.ts';
+import type { Environment } from '../config.ts';
 import type { Context } from '../context.ts';
-import { UsageError } from '../errors.ts';
+import { ApiError, CredentialsRejectedError, NotLoggedInError, TastyError, UsageError } from '../errors.ts';
+import { localTime, money, pad, relativeTime, safe, shapeBalances } from '../render.ts';
 
-export default async function (_ctx: Context): Promise<number> {
-  throw new UsageError('not implemented yet');
+interface BalancesOptions {
+  account?: string;
+  watch?: string | boolean;
+}
+
+export const CONCURRENCY = 4;
+const FIELDS: Array<[string, string]> = [
+  ['net-liquidating-value', 'Net liquidating value'],
+  ['cash-balance', 'Cash balance'],
+  ['equity-buying-power', 'Equity buying power'],
+  ['derivative-buying-power', 'Derivative buying power'],
+  ['day-trading-buying-power', 'Day-trading buying power'],
+  ['maintenance-requirement', 'Maintenance requirement'],
+  ['maintenance-excess', 'Maintenance excess'],
+  ['pending-cash', 'Pending cash'],
+  ['cash-available-to-withdraw', 'Cash available to withdraw'],
+];
+
+export function parseWatch(v: string | boolean | undefined): number | undefined {
+  if (v === undefined || v === false) return undefined;
+  if (v === true) return 15;
+  const t = v.trim();
+  const n = /^\d+$/.test(t) ? Number(t) : Number.NaN;
+  if (!Number.isInteger(n) || n < 5 || n > 86_400) {
+    throw new UsageError(`--watch takes a whole number of seconds, at least 5: not ${JSON.stringify(v.slice(0, 20))}`, 'e.g. --watch 30');
+  }
+  return n;
+}
+
+async function which(ctx: Context, auth: AuthEngine, environment: Environment, account: string | undefined): Promise<{ numbers: string[]; single: boolean }> {
+  if (account) return { numbers: [account], single: true };
+  const def = ctx.config().defaultAccounts?.[environment];
+  if (def) return { numbers: [def], single: true };
+  const open = (await listAccounts(auth, environment)).filter((a) => !a.closed).map((a) => a.number);
+  return { numbers: open, single: false };
+}
+
+async function fetchAll(auth: AuthEngine, environment: Environment, numbers: string[]): Promise<Array<Record<string, unknown>>> {
+  try {
+    return await mapLimit(numbers, CONCURRENCY, (n) => getBalances(auth, environment, n));
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 404 || e.status === 403)) {
+      // Name the accounts the user does have.
+      let have: Account[] = [];
+      try {
+        have = await listAccounts(auth, environment);
+      } catch {
+        /* keep the original error */
+      }
+      const open = have.filter((a) => !a.closed).map((a) => a.number);
+      const what = e.status === 404 ? 'unknown account' : 'not permitted';
+      throw new ApiError(`${e.message.replace(/^GET \S+: /, '')} (${what})`, e.status, e.code, `your ${environment} accounts: ${open.join(', ') || 'none'}`, e.cause_);
+    }
+    throw e;
+  }
+}
+
+function render(ctx: Context, environment: Environment, data: Array<Record<string, unknown>>, stale?: { since: number; error: string }): string {
+  const c = ctx.out.c;
+  const now = ctx.now();
+  const blocks: string[] = [];
+  for (const d of data) {
+    const currency = typeof d.currency === 'string' ? d.currency : 'USD';
+    const updated = Date.parse(String(d['updated-at'] ?? ''));
+    const when = Number.isNaN(updated) ? 'time unknown' : `updated ${relativeTime(updated, now)} (${localTime(updated)})`;
+    const lines = [`${ctx.out.envTag(environment)} ${c.bold(safe(d['account-number']))}  ${c.dim(when)}`];
+    for (const [key, label] of FIELDS) {
+      const raw = d[key];
+      if (raw === undefined || raw === null || raw === '') continue;
+      let n = Number(raw);
+      if (!Number.isFinite(n)) continue;
+      const effect = d[`${key}-effect`];
+      if (effect === 'Debit') n = -Math.abs(n);
+      const text = money(n, currency);
+      lines.push(`  ${pad(label, 28)}${pad(n < 0 ? c.red(text) : text, 18, 'right')}`);
+    }
+    blocks.push(lines.join('\n'));
+  }
+  if (stale) blocks.push(c.yellow(`⚠ stale: last update at ${localTime(stale.since)}; ${stale.error}`));
+  return blocks.join('\n\n');
+}
+
+function shape(environment: Environment, d: Record<string, unknown>): Record<string, unknown> {
+  return { accountNumber: d['account-number'], environment, ...shapeBalances(d) };
+}
+
+export default async function balances(ctx: Context, opts: BalancesOptions): Promise<number> {
+  // Validate everything before any request.
+  const account = opts.account !== undefined ? validateAccountNumber(opts.account) : undefined;
+  const watch = parseWatch(opts.watch);
+  const { environment } = ctx.environment();
+  const auth = await ctx.auth();
+  const { numbers, single } = await which(ctx, auth, environment, account);
+
+  if (watch === undefined) {
+    const data = await fetchAll(auth, environment, numbers);
+    if (ctx.json) ctx.out.document(single ? shape(environment, data[0] ?? {}) : data.map((d) => shape(environment, d)));
+    else ctx.out.data(data.length ? render(ctx, environment, data) : `${ctx.out.envTag(environment)} no open accounts`);
+    return 0;
+  }
+  return watchLoop(ctx, auth, environment, numbers, single, watch);
+}
+
+async function watchLoop(ctx: Context, auth: AuthEngine, environment: Environment, numbers: string[], single: boolean, seconds: number): Promise<number> {
+  const out = ctx.out;
+  const tty = out.stdout.isTTY === true && !ctx.json;
+  let fatal: TastyError | undefined;
+  let wake: (() => void) | undefined;
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+    wake?.();
+  };
+  const release = ctx.io.onInterrupt?.(stop);
+  // A failing token endpoint sees at most one mint a minute; the token is renewed ahead of expiry.
+  auth.setMintCooldown(60_000);
+  const stopKeepAlive = auth.keepAlive(environment, (e) => {
+    fatal = e;
+    stop();
+  });
+  let last: Array<Record<string, unknown>> | undefined;
+  let lastAt = 0;
+  let drawn = 0;
+  const draw = (text: string) => {
+    if (tty) {
+      if (drawn) out.stdout.write(`\u001b[${drawn}F\u001b[J`);
+      out.stdout.write(`${text}\n`);
+      drawn = text.split('\n').length;
+    } else out.data(text);
+  };
+  try {
+    while (!stopped) {
+      try {
+        const data = await fetchAll(auth, environment, numbers);
+        last = data;
+        lastAt = ctx.now();
+        if (ctx.json) out.stdout.write(`${JSON.stringify(single ? shape(environment, data[0] ?? {}) : data.map((d) => shape(environment, d)))}\n`);
+        else draw(render(ctx, environment, data));
+      } catch (e) {
+        if (e instanceof CredentialsRejectedError || e instanceof NotLoggedInError || e instanceof UsageError || (e instanceof ApiError && (e.status === 403 || e.status === 404))) throw e;
+        if (!(e instanceof TastyError)) throw e;
+        const msg = e.message;
+        if (ctx.json) out.warn(`stale: ${msg}`);
+        else if (last) draw(render(ctx, environment, last, { since: lastAt, error: msg }));
+        else out.warn(`⚠ ${msg}; retrying in ${seconds} s`);
+      }
+      if (fatal) throw fatal;
+      if (stopped) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, seconds * 1000);
+        function done() {
+          clearTimeout(timer);
+          wake = undefined;
+          resolve();
+        }
+        wake = done;
+      });
+    }
+    if (fatal) throw fatal;
+    return 0;
+  } finally {
+    stopKeepAlive();
+    release?.();
+  }
 }

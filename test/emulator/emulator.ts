@@ -152,6 +152,9 @@ export class Emulator {
   /** Every POST /oauth/token, answered or not. */
   tokenRequests = 0;
   readonly requests: RequestRecord[] = [];
+  /** Requests being handled right now, and the most seen at once (concurrency bounds). */
+  inFlight = 0;
+  maxInFlight = 0;
   /** Refresh tokens whose grant was revoked (permanent, like the real one). */
   readonly revokedGrants = new Set<string>();
   private faults: ArmedFault[] = [];
@@ -237,6 +240,7 @@ export class Emulator {
     this.tokenRequests = 0;
     this.requests.length = 0;
     this.faults = [];
+    this.maxInFlight = 0;
     return this;
   }
 
@@ -289,6 +293,9 @@ export class Emulator {
       at: Date.now(),
     };
     this.requests.push(rec);
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    res.once('close', () => this.inFlight--);
     const body = await this.readBody(req);
     const isToken = path === '/oauth/token';
     if (isToken && method === 'POST') this.tokenRequests++;

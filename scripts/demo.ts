@@ -1,0 +1,60 @@
+// npm run demo: the main job with no tastytrade account. Starts the project's emulator on loopback, then runs
+// the real CLI against it with a throw-away config dir, printing what a user would see. Cleans up after itself.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Emulator } from '../test/emulator/emulator.ts';
+
+const bin = fileURLToPath(new URL('../bin/tasty.js', import.meta.url));
+const emu = await new Emulator({ environment: 'sandbox' }).start();
+const dir = mkdtempSync(join(tmpdir(), 'tasty-demo-'));
+const env: Record<string, string> = {
+  PATH: process.env.PATH ?? '',
+  HOME: process.env.HOME ?? dir,
+  TASTY_CONFIG_DIR: dir,
+  TASTY_API_URL: emu.url,
+  TASTY_ENV: 'sandbox',
+  TZ: process.env.TZ ?? 'UTC',
+};
+if (process.stdout.isTTY && !process.env.NO_COLOR) env.FORCE_COLOR = '1';
+
+function tasty(args: string[], input?: string, shown = `tasty ${args.join(' ')}`): Promise<number | null> {
+  process.stdout.write(`\n\u001b[1m$ ${shown}\u001b[0m\n`);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { env, stdio: ['pipe', 'inherit', 'inherit'] });
+    child.stdin.end(input ?? '');
+    child.on('close', (code) => {
+      if (code !== 0) process.stdout.write(`\u001b[2m(exit ${code})\u001b[0m\n`);
+      resolve(code);
+    });
+  });
+}
+
+let failed = false;
+try {
+  console.log(`tasty demo: emulator of the TastyTrade sandbox API on ${emu.url}, config in ${dir}`);
+  const steps: Array<[string[], string | undefined, string | undefined, number]> = [
+    [['login', '--stdin', '--insecure-storage'], `${emu.clientSecret}\n${emu.refreshToken}\n`, 'printf "%s\\n%s\\n" "$CLIENT_SECRET" "$REFRESH_TOKEN" | tasty login --stdin --insecure-storage', 0],
+    [['status'], undefined, undefined, 0],
+    [['accounts', '--all'], undefined, undefined, 0],
+    [['balances'], undefined, undefined, 0],
+    [['balances', '--account', '5WX01234', '--json'], undefined, undefined, 0],
+  ];
+  for (const [args, input, shown, want] of steps) if ((await tasty(args, input, shown)) !== want) failed = true;
+  console.log('\n\u001b[2m# tastytrade revokes the grant (deleted in the web UI, or the client secret regenerated)…\u001b[0m');
+  emu.revokeGrant();
+  emu.revokeAccessTokens();
+  if ((await tasty(['balances', '--account', '5WX01234'])) !== 4) failed = true;
+  if ((await tasty(['token'])) !== 4) failed = true;
+  if ((await tasty(['doctor'])) !== 1) failed = true;
+  console.log(`\n\u001b[2m# token requests the emulator saw after the revocation: ${emu.tokenRequests - 1} (the guard stops resending rejected credentials)\u001b[0m`);
+} finally {
+  await emu.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+if (failed) {
+  console.error('demo: a step did not exit as expected');
+  process.exitCode = 1;
+}

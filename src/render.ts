@@ -1,0 +1,89 @@
+// Rendering helpers for human output: aligned tables, money, relative times; and the JSON shaping of API data.
+import { sanitize } from './output.ts';
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escapes are what we measure around
+const ANSI_RE = /\u001b\[[0-9;]*m/g;
+
+export function visibleLength(s: string): number {
+  return s.replace(ANSI_RE, '').length;
+}
+
+export function pad(s: string, width: number, align: 'left' | 'right' = 'left'): string {
+  const fill = ' '.repeat(Math.max(0, width - visibleLength(s)));
+  return align === 'left' ? s + fill : fill + s;
+}
+
+/** An aligned table; cells are sanitized by the caller's choice of content. */
+export function table(header: string[], rows: string[][], align: Array<'left' | 'right'> = []): string {
+  const widths = header.map((h, i) => Math.max(visibleLength(h), ...rows.map((r) => visibleLength(r[i] ?? ''))));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => pad(c, widths[i] ?? 0, align[i] ?? 'left'))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+const formatters = new Map<string, Intl.NumberFormat>();
+
+export function money(amount: number, currency: string): string {
+  const cur = /^[A-Z]{3}$/.test(currency) ? currency : 'USD';
+  let f = formatters.get(cur);
+  if (!f) {
+    f = new Intl.NumberFormat('en-US', { style: 'currency', currency: cur });
+    formatters.set(cur, f);
+  }
+  return f.format(amount);
+}
+
+export function relativeTime(then: number, now: number): string {
+  const s = Math.round((now - then) / 1000);
+  if (!Number.isFinite(s)) return 'unknown';
+  const abs = Math.abs(s);
+  const unit = abs < 60 ? `${abs} s` : abs < 3600 ? `${Math.round(abs / 60)} min` : abs < 86_400 ? `${Math.round(abs / 3600)} h` : `${Math.round(abs / 86_400)} d`;
+  return s >= 0 ? `${unit} ago` : `in ${unit}`;
+}
+
+export function localTime(t: number): string {
+  const d = new Date(t);
+  return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}:${String(d.getSeconds()).padStart(2, '0')}`;
+}
+
+export function camelCase(key: string): string {
+  return key.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+const DECIMAL_RE = /^-?\d+(\.\d+)?$/;
+/** Fields that look numeric but are identifiers. */
+const NOT_AMOUNTS = new Set(['account-number', 'snapshot-date', 'updated-at', 'currency']);
+
+/**
+ * tastytrade's balances for scripts: keys in camelCase, decimal strings as numbers, each "*-effect"
+ * applied as the sign of its amount (Debit negative). Unknown fields are kept.
+ */
+export function shapeBalances(data: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(data)) {
+    let value: unknown = v;
+    if (typeof v === 'string' && !NOT_AMOUNTS.has(k) && DECIMAL_RE.test(v)) value = Number(v);
+    if (typeof value === 'number' && !k.endsWith('-effect')) {
+      const effect = data[`${k}-effect`];
+      if (effect === 'Debit') value = -Math.abs(value);
+      else if (effect === 'Credit') value = Math.abs(value);
+    }
+    out[camelCase(k)] = typeof value === 'string' ? value : value;
+  }
+  return out;
+}
+
+/** Keys camelCased, values kept (accounts). */
+export function camelKeys(o: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) out[camelCase(k)] = v;
+  return out;
+}
+
+/** A server string made safe for the terminal. */
+export function safe(v: unknown): string {
+  return typeof v === 'string' ? sanitize(v).replace(/\s+/g, ' ').trim() : v === undefined || v === null ? '' : String(v);
+}
