@@ -149,6 +149,17 @@ export class AuthEngine {
     }
   }
 
+  /** One live mint whatever the cache holds (doctor). `force` sends even while a rejection is held. */
+  async mintFresh(environment: Environment, creds: Credentials, force = false): Promise<CachedToken> {
+    if (!force) this.throwIfHeld(this.state(), environment, credentialFingerprint(creds));
+    const release = await acquireLock(join(this.d.dir, LOCK_FILE), this.lockOptions());
+    try {
+      return await this.mintLocked(environment, creds, this.state());
+    } finally {
+      release();
+    }
+  }
+
   private lockOptions() {
     // A live holder can legitimately take a mint with retries; a dead one is detected at once by pid.
     const staleMs = this.d.timeoutMs * 3 + 5_000;

@@ -1,0 +1,219 @@
+// tasty doctor: find the cause from the outside in, one line per check, with the exact fix.
+import { statSync } from 'node:fs';
+import { probeConnect, probeDns } from './api/probe.ts';
+import { credentialsPath, ENV_PAIRS } from './auth/credentials.ts';
+import { describeEnvironment } from './auth/storage.ts';
+import type { Environment } from './config.ts';
+import type { Context } from './context.ts';
+import { ApiError, CredentialsRejectedError, GRANTS_URL, rejectionAdvice, TastyError } from './errors.ts';
+import { oneLine } from './output.ts';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
+
+export interface Check {
+  id: string;
+  title: string;
+  status: CheckStatus;
+  summary: string;
+  detail?: string;
+  fix?: string;
+  /** A stable name for the cause found (grant_revoked, ip_block, …). */
+  cause?: string;
+}
+
+export interface Diagnosis {
+  environment: Environment;
+  ok: boolean;
+  checks: Check[];
+}
+
+const IP_BLOCK_FIX =
+  'tastytrade blocks an IP for about 8 hours after repeated failed logins: stop every script that keeps retrying, then wait it out, or write to api.support@tastytrade.com with your public IP address';
+
+export function maskAccount(n: string, show: boolean): string {
+  return show ? n : `****${n.slice(-4)}`;
+}
+
+function modeIssue(path: string, want: number): string | undefined {
+  try {
+    const m = statSync(path).mode & 0o777;
+    return (m & ~want) !== 0 ? `chmod ${want.toString(8)} ${path}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function diagnose(ctx: Context, environment: Environment, opts: { force?: boolean; showAccounts?: boolean }): Promise<Diagnosis> {
+  const checks: Check[] = [];
+  const add = (c: Check) => {
+    checks.push(c);
+    return c;
+  };
+  const skip = (id: string, title: string, why: string) => add({ id, title, status: 'skip', summary: `skipped: ${why}` });
+
+  // 1. Environment
+  const choice = ctx.environment();
+  const { baseUrl, overridden } = ctx.baseUrl(environment);
+  const from = opts && choice.environment === environment ? (choice.source === 'flag' ? '--env' : choice.source) : '--all';
+  add({
+    id: 'environment',
+    title: 'Environment',
+    status: overridden ? 'warn' : 'ok',
+    summary: `${environment} (from ${from}), API ${baseUrl}`,
+    ...(overridden ? { detail: 'TASTY_API_URL overrides the built-in address', fix: 'unset TASTY_API_URL unless you mean to use a proxy or mirror' } : {}),
+  });
+
+  // 2. Credential store, 3. Credentials, 4. Held rejection (all offline)
+  const auth = await ctx.auth();
+  const st = await describeEnvironment(auth, ctx.dir, environment, ctx.env, ctx.now());
+  const chmods = [modeIssue(ctx.dir, 0o700), st.source?.kind === 'file' ? modeIssue(credentialsPath(ctx.dir), 0o600) : undefined, modeIssue(`${ctx.dir}/state.json`, 0o600)].filter(
+    (x): x is string => !!x,
+  );
+  const keychainProblem = st.problems.find((p) => /keychain|Secret Service|keyring/i.test(p));
+  if (st.source?.kind === 'file') {
+    add({ id: 'store', title: 'Credential store', status: 'warn', summary: `plaintext file ${st.source.where}`, detail: 'secrets are readable by anything running as you', fix: [...chmods, 'prefer the keychain: `tasty login` without --insecure-storage'].join('; '), cause: 'insecure_storage' });
+  } else if (chmods.length) {
+    add({ id: 'store', title: 'Credential store', status: 'warn', summary: `${st.source?.where ?? 'no stored credentials'}; loose permissions`, fix: chmods.join('; '), cause: 'loose_permissions' });
+  } else if (keychainProblem && !st.source) {
+    add({ id: 'store', title: 'Credential store', status: 'fail', summary: oneLine(keychainProblem), fix: 'use `tasty login --insecure-storage`, or set TASTY_CLIENT_SECRET and TASTY_REFRESH_TOKEN', cause: 'keychain_unavailable' });
+  } else {
+    add({ id: 'store', title: 'Credential store', status: 'ok', summary: st.source ? (st.source.kind === 'env' ? st.source.where : `the ${st.source.where}`) : 'reachable; nothing stored for this environment' });
+  }
+
+  let credsOk = false;
+  if (!st.credentials) {
+    add({ id: 'credentials', title: 'Credentials', status: 'fail', summary: `none for ${environment}${st.problems.length ? ` (${oneLine(st.problems.join('; '))})` : ''}`, fix: `run \`tasty login --env ${environment}\`, or set TASTY_CLIENT_SECRET and TASTY_REFRESH_TOKEN`, cause: 'not_logged_in' });
+  } else {
+    const c = st.credentials;
+    const rt = st.refreshToken;
+    const raw = c.source === 'env' ? ENV_PAIRS.map(([s, r]) => [ctx.env[s], ctx.env[r]]).find(([s, r]) => s && r) : undefined;
+    const damaged = raw?.some((v) => v !== undefined && v !== v.trim().replace(/^["'`]|["'`]$/g, ''));
+    if (/\s/.test(c.clientSecret)) {
+      add({ id: 'credentials', title: 'Credentials', status: 'fail', summary: 'the client secret contains whitespace', fix: 'copy the client secret again without spaces or line breaks', cause: 'whitespace' });
+    } else if (rt?.problem) {
+      add({ id: 'credentials', title: 'Credentials', status: 'fail', summary: rt.problem, fix: `copy the whole refresh token again and run \`tasty login --env ${environment}\``, cause: /whitespace/.test(rt.problem) ? 'whitespace' : 'not_jwt' });
+    } else if (rt && !rt.scopes.includes('read')) {
+      add({ id: 'credentials', title: 'Credentials', status: 'fail', summary: `grant ${rt.grantId ?? '?'} lacks the "read" scope (has: ${rt.scopes.join(' ') || 'none'})`, fix: `create a grant with the read scope at ${GRANTS_URL}`, cause: 'missing_scope' });
+    } else {
+      credsOk = true;
+      add({
+        id: 'credentials',
+        title: 'Credentials',
+        status: damaged ? 'warn' : 'ok',
+        summary: `grant ${rt?.grantId ?? '?'}, scopes ${rt?.scopes.join(' ')}, issued ${rt?.issuedAt?.slice(0, 10) ?? '?'}`,
+        ...(damaged ? { detail: 'the environment variables carry whitespace or quotes (tasty strips them; other tools may not)', fix: 'set them without quotes or trailing whitespace', cause: 'whitespace' } : {}),
+      });
+    }
+  }
+
+  const held = st.rejection?.held ? st.rejection : undefined;
+  if (held) {
+    const advice = rejectionAdvice(held.description, environment);
+    add({ id: 'rejection', title: 'Held rejection', status: 'fail', summary: `tastytrade rejected these credentials at ${held.at.replace('T', ' ').slice(0, 19)} UTC: "${oneLine(held.description)}"; not resent`, fix: advice.hint, cause: advice.cause });
+  } else add({ id: 'rejection', title: 'Held rejection', status: 'ok', summary: 'none' });
+
+  // 5. DNS
+  const url = new URL(baseUrl);
+  const dns = await probeDns(url.hostname.replace(/^\[|\]$/g, ''));
+  if (!dns.ok) {
+    add({ id: 'dns', title: 'DNS', status: 'fail', summary: `${url.hostname} does not resolve (${dns.code})`, fix: 'check your network connection and DNS settings (or the host in TASTY_API_URL)', cause: 'dns' });
+  } else add({ id: 'dns', title: 'DNS', status: 'ok', summary: `${url.hostname} → ${dns.addresses.slice(0, 4).join(', ')} (${dns.ms} ms)` });
+
+  // 6. Connection
+  const timeoutMs = ctx.timeoutMs();
+  let connected = false;
+  if (!dns.ok) skip('connection', 'Connection', 'DNS failed');
+  else {
+    const r = await probeConnect(url, timeoutMs);
+    const tls = url.protocol === 'https:';
+    if (r.ok) {
+      connected = true;
+      add({ id: 'connection', title: 'Connection', status: 'ok', summary: `TCP ${r.tcpMs} ms${tls ? `, TLS ${r.tlsMs} ms` : ''}` });
+    } else if (r.failure === 'timeout') {
+      add({ id: 'connection', title: 'Connection', status: 'fail', summary: `likely IP block: DNS works but the ${r.stage === 'tcp' ? 'TCP connect' : 'TLS handshake'} timed out after ${timeoutMs / 1000} s`, fix: IP_BLOCK_FIX, cause: 'ip_block' });
+    } else if (r.failure === 'refused') {
+      add({ id: 'connection', title: 'Connection', status: 'fail', summary: `connection refused by ${url.host}`, fix: 'a firewall or proxy is rejecting the connection, or TASTY_API_URL points at the wrong port', cause: 'refused' });
+    } else if (r.failure === 'reset') {
+      add({ id: 'connection', title: 'Connection', status: 'fail', summary: `connection reset during the ${r.stage === 'tcp' ? 'connect' : 'TLS handshake'}`, fix: 'a proxy or firewall is cutting the connection; try another network', cause: 'reset' });
+    } else if (r.failure === 'tls') {
+      add({ id: 'connection', title: 'Connection', status: 'fail', summary: `TLS certificate problem (${r.code})`, fix: 'something intercepts TLS (corporate proxy, antivirus); set NODE_EXTRA_CA_CERTS to its CA if that is expected', cause: 'tls' });
+    } else {
+      add({ id: 'connection', title: 'Connection', status: 'fail', summary: `cannot connect (${r.code})`, fix: 'check your network connection', cause: r.failure ?? 'network' });
+    }
+  }
+
+  // 7. HTTP
+  const client = await ctx.client(environment);
+  let httpOk = false;
+  if (!connected) skip('http', 'HTTP', 'no connection');
+  else {
+    try {
+      const r = await client.probe('/');
+      httpOk = true;
+      const date = Date.parse(String(r.headers.date ?? ''));
+      const skew = Number.isNaN(date) ? undefined : Math.round((date - ctx.now()) / 1000);
+      if (skew !== undefined && Math.abs(skew) > 120) {
+        add({ id: 'http', title: 'HTTP', status: 'warn', summary: `answered ${r.status} in ${r.durationMs} ms; your clock is off by ${skew > 0 ? '' : '+'}${-skew} s`, fix: 'sync the system clock (timedatectl set-ntp true): token expiry is computed from it', cause: 'clock_skew' });
+      } else add({ id: 'http', title: 'HTTP', status: 'ok', summary: `answered ${r.status} in ${r.durationMs} ms${skew !== undefined ? `, clock skew ${skew} s` : ''}` });
+    } catch (e) {
+      const te = e instanceof TastyError ? e : undefined;
+      if (te?.cause_ === 'timeout') add({ id: 'http', title: 'HTTP', status: 'fail', summary: `likely IP block: connected, but no HTTP answer within ${timeoutMs / 1000} s`, fix: IP_BLOCK_FIX, cause: 'ip_block' });
+      else add({ id: 'http', title: 'HTTP', status: 'fail', summary: oneLine(te?.message ?? String(e)), fix: te?.hint ?? 'check your network connection', cause: te?.cause_ ?? 'network' });
+    }
+  }
+
+  // 8. Token grant: at most one mint per run.
+  let minted = false;
+  if (!httpOk) skip('grant', 'Token grant', 'the API is not reachable');
+  else if (!credsOk || !st.credentials) skip('grant', 'Token grant', 'no usable credentials');
+  else if (held && !opts.force) skip('grant', 'Token grant', 'a rejection is held (not resent, to avoid an IP block; --force sends one request)');
+  else {
+    try {
+      const t = await auth.mintFresh(environment, st.credentials, opts.force);
+      minted = true;
+      const life = Math.round((Date.parse(t.expiresAt) - Date.parse(t.mintedAt)) / 1000);
+      add({ id: 'grant', title: 'Token grant', status: 'ok', summary: `minted an access token valid for ${Math.floor(life / 60)}:${String(life % 60).padStart(2, '0')}` });
+    } catch (e) {
+      add(grantFailure(e, environment));
+    }
+  }
+  // A held rejection that --force found fixed is no longer a failure.
+  if (minted && held) {
+    const r = checks.find((c) => c.id === 'rejection');
+    if (r) Object.assign(r, { status: 'ok', summary: 'cleared: tastytrade accepted the credentials again', fix: undefined, cause: undefined });
+  }
+
+  // 9. API access
+  if (!minted) skip('api', 'API access', 'no access token');
+  else {
+    try {
+      const { listAccounts } = await import('./api/accounts.ts');
+      const list = await listAccounts(auth, environment);
+      const open = list.filter((a) => !a.closed);
+      add({ id: 'api', title: 'API access', status: open.length ? 'ok' : 'warn', summary: `${open.length} open account${open.length === 1 ? '' : 's'}${open.length ? `: ${open.map((a) => maskAccount(a.number, opts.showAccounts === true)).join(', ')}` : ''}`, ...(open.length ? {} : { fix: 'this login has no open accounts in this environment' }) });
+    } catch (e) {
+      const te = e instanceof TastyError ? e : undefined;
+      add({ id: 'api', title: 'API access', status: 'fail', summary: oneLine(te?.message ?? String(e)), fix: te?.hint ?? (te instanceof ApiError && te.status === 403 ? 'the grant lacks the scope or authority for accounts' : 'run again with --verbose'), cause: te?.cause_ ?? 'api_error' });
+    }
+  }
+  return { environment, ok: !checks.some((c) => c.status === 'fail'), checks };
+}
+
+function grantFailure(e: unknown, environment: Environment): Check {
+  const base = { id: 'grant', title: 'Token grant', status: 'fail' as const };
+  if (e instanceof CredentialsRejectedError) {
+    const a = rejectionAdvice(e.description, environment);
+    return { ...base, summary: `tastytrade says "${oneLine(e.description)}"`, detail: e.message, fix: a.hint, cause: a.cause };
+  }
+  if (e instanceof TastyError) {
+    if (e.cause_ === 'transient_invalid_request') {
+      return { ...base, summary: oneLine(e.message), fix: environment === 'sandbox' ? 'a transient sandbox failure: retry in a few minutes' : 'retry in a few minutes', cause: 'transient_invalid_request' };
+    }
+    if (e.cause_ === 'html_401') {
+      return { ...base, summary: '401 with an HTML page: the request lost its User-Agent', fix: 'a proxy is rewriting headers: bypass it (NO_PROXY) or have it pass User-Agent through', cause: 'html_401' };
+    }
+    if (e.cause_ === 'timeout') return { ...base, summary: `likely IP block: ${oneLine(e.message)}`, fix: IP_BLOCK_FIX, cause: 'ip_block' };
+    return { ...base, summary: oneLine(e.message), fix: e.hint ?? 'run again with --verbose', cause: e.cause_ };
+  }
+  return { ...base, summary: oneLine(String(e)), cause: 'error' };
+}
