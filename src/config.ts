@@ -35,7 +35,7 @@ export function configDir(env: Env, platform: NodeJS.Platform = process.platform
   if (platform === 'darwin') return join(home, 'Library', 'Application Support', 'tasty');
   if (platform === 'win32') return join(env.APPDATA || join(home, 'AppData', 'Roaming'), 'tasty');
   const xdg = env.XDG_CONFIG_HOME;
-  return join(xdg && xdg.startsWith('/') ? xdg : join(home, '.config'), 'tasty');
+  return join(xdg?.startsWith('/') ? xdg : join(home, '.config'), 'tasty');
 }
 
 export function ensureDir(dir: string): void {

@@ -18,7 +18,6 @@ export interface OutputOptions {
 }
 
 // C0 controls except tab/newline, DEL, C1 controls, and lone ESC sequences.
-// biome-ignore lint: control characters are the point
 const CONTROL_RE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 // Unicode bidi overrides and zero-width tricks that can disguise text.
 const BIDI_RE = /[\u202a-\u202e\u2066-\u2069\u200b-\u200f\u2028\u2029]/g;

@@ -1,7 +1,6 @@
 // Rendering helpers for human output: aligned tables, money, relative times; and the JSON shaping of API data.
 import { sanitize } from './output.ts';
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI escapes are what we measure around
 const ANSI_RE = /\u001b\[[0-9;]*m/g;
 
 export function visibleLength(s: string): number {

@@ -56,7 +56,6 @@ describe('accounts', () => {
     const r = await f.run(['accounts']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Evil[2J]0;pwned31m name');
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: asserting their absence
     expect(r.stdout).not.toMatch(/[\u001b\u0007\u009b]/);
   });
 });

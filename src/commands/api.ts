@@ -18,7 +18,6 @@ export function validatePath(p: string): string {
     throw new UsageError(`absolute URLs are refused: ${JSON.stringify(t.slice(0, 60))}`, 'give a path such as /customers/me; the token is only ever sent to the selected environment');
   }
   if (!t.startsWith('/')) throw new UsageError(`the path must start with "/": ${JSON.stringify(t.slice(0, 60))}`, 'e.g. tasty api /customers/me');
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   if (/[\u0000-\u001f\u007f\s#]/.test(t)) throw new UsageError('the path contains spaces, control characters or a fragment', 'percent-encode them');
   return t;
 }
