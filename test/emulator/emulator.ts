@@ -306,9 +306,10 @@ export class Emulator {
       if (handled) return;
     }
 
-    // Every request needs a product/version User-Agent; nginx answers 401 HTML otherwise.
+    // Every request needs a User-Agent (product/version); nginx answers 401 HTML to a missing or malformed one.
+    // (The official JS SDK sends a bare product name, which tastytrade accepts.)
     const ua = req.headers['user-agent'];
-    if (!ua || !/^[\w.-]+\/[\w.+-]+/.test(ua)) return this.send(res, rec, 401, HTML_401);
+    if (!ua || !/^[\w.-]+(\/[\w.+-]+)?(\s|$)/.test(ua)) return this.send(res, rec, 401, HTML_401);
 
     if (isToken) {
       if (method !== 'POST') return this.send(res, rec, 405, { error: { code: 'method_not_allowed', message: 'Method not allowed' } });

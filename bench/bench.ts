@@ -1,0 +1,201 @@
+// npm run bench: whole-process timings of tasty against its physical limits and the official SDK, side by side.
+// Starts the emulator on loopback, gives every command the same isolated config dir and credentials, runs a warm-up,
+// then N rounds interleaving every row (A B C … A B C …) so drift hits all of them. Reports median/min/max wall time,
+// peak RSS (GNU time) and the budget ratios. `--smoke`: 2 rounds, no results file (CI keeps the script from rotting).
+import { spawn } from 'node:child_process';
+import { cpus } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { type EmuAccount, Emulator } from '../test/emulator/emulator.ts';
+
+const smoke = process.argv.includes('--smoke');
+const runsArg = process.argv.find((a) => a.startsWith('--runs='));
+const ROUNDS = smoke ? 2 : Number(runsArg?.slice(7) ?? 15);
+const root = fileURLToPath(new URL('..', import.meta.url));
+const bin = join(root, 'bin', 'tasty.js');
+const work = mkdtempSync(join(tmpdir(), 'tasty-bench-'));
+const configDir = join(work, 'config');
+const GNU_TIME = '/usr/bin/time';
+
+const accounts: EmuAccount[] = Array.from({ length: 10 }, (_, i) => ({
+  'account-number': `5XA${String(i).padStart(5, '0')}`,
+  nickname: `Account ${i}`,
+  'account-type-name': 'Individual',
+  'margin-or-cash': 'Margin',
+  'is-closed': false,
+  'authority-level': 'owner',
+}));
+const ACCOUNT = accounts[0]?.['account-number'] ?? '';
+const emu = await new Emulator({ environment: 'sandbox', accounts, expiresIn: 3600 }).start();
+const env: Record<string, string> = {
+  PATH: process.env.PATH ?? '',
+  HOME: work,
+  TASTY_CONFIG_DIR: configDir,
+  TASTY_API_URL: emu.url,
+  TASTY_ENV: 'sandbox',
+  TASTY_CLIENT_SECRET: emu.clientSecret,
+  TASTY_REFRESH_TOKEN: emu.refreshToken,
+  NO_COLOR: '1',
+};
+
+// The floors: one GET of the balances endpoint with a token, printing the body. The undici one is bundled the way
+// tasty is, so the distance between rows 2 and 4 is tasty's own cost.
+const undiciSrc = join(work, 'min-undici.mjs');
+writeFileSync(
+  join(work, 'min-undici-src.mjs'),
+  `import { request } from 'undici';
+const r = await request(process.env.URL, { headers: { authorization: 'Bearer ' + process.env.TOKEN, 'user-agent': 'bench/1', accept: 'application/json' } });
+process.stdout.write(await r.body.text() + '\\n');`,
+);
+await build({
+  entryPoints: [join(work, 'min-undici-src.mjs')],
+  outfile: undiciSrc,
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node22',
+  minify: true,
+  banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
+  nodePaths: [join(root, 'node_modules')],
+  logLevel: 'error',
+});
+const httpSrc = join(work, 'min-http.mjs');
+writeFileSync(
+  httpSrc,
+  `import http from 'node:http';
+http.get(process.env.URL, { headers: { authorization: 'Bearer ' + process.env.TOKEN, 'user-agent': 'bench/1', accept: 'application/json' } }, (res) => {
+  let b = ''; res.setEncoding('utf8'); res.on('data', (d) => (b += d)); res.on('end', () => process.stdout.write(b + '\\n'));
+});`,
+);
+const sdkSrc = join(root, 'bench', 'sdk-balances.mjs');
+
+interface Sample {
+  ms: number;
+  rssKb: number;
+  code: number | null;
+}
+
+function once(cmd: string[], extraEnv: Record<string, string> = {}): Promise<Sample> {
+  const rssFile = join(work, `rss-${process.hrtime.bigint()}`);
+  const argv = [GNU_TIME, '-f', '%M', '-o', rssFile, ...cmd];
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(argv[0] as string, argv.slice(1), { env: { ...env, ...extraEnv }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ms = performance.now() - t0;
+      let rssKb = 0;
+      try {
+        rssKb = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop());
+        rmSync(rssFile, { force: true });
+      } catch {
+        /* no GNU time output */
+      }
+      if (code !== 0) reject(new Error(`${cmd.join(' ')} exited ${code}: ${err.slice(0, 400)}`));
+      else resolve({ ms, rssKb, code });
+    });
+  });
+}
+
+const node = process.execPath;
+const stateFile = join(configDir, 'state.json');
+const sequential10 = async (): Promise<Sample> => {
+  const t0 = performance.now();
+  let rss = 0;
+  for (const a of accounts) rss = Math.max(rss, (await once([node, bin, 'balances', '--account', a['account-number'], '--json'])).rssKb);
+  return { ms: performance.now() - t0, rssKb: rss, code: 0 };
+};
+
+// Warm the cache and get a token for the floor scripts.
+const tokenOut = await new Promise<string>((resolve, reject) => {
+  const c = spawn(node, [bin, 'token'], { env });
+  let out = '';
+  c.stdout.on('data', (d) => (out += d));
+  c.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`tasty token exited ${code}`))));
+});
+const floorEnv = { URL: `${emu.url}/accounts/${ACCOUNT}/balances`, TOKEN: tokenOut };
+
+interface Row {
+  id: string;
+  name: string;
+  run: () => Promise<Sample>;
+  samples: Sample[];
+}
+const rows: Row[] = [
+  { id: '1', name: '`node -e 0`', run: () => once([node, '-e', '0']), samples: [] },
+  { id: '2', name: 'minimal script, bundled undici GET', run: () => once([node, undiciSrc], floorEnv), samples: [] },
+  { id: '2b', name: 'minimal script, `node:http` GET', run: () => once([node, httpSrc], floorEnv), samples: [] },
+  { id: '3', name: '`tasty --version`', run: () => once([node, bin, '--version']), samples: [] },
+  { id: '4', name: '`tasty balances --account X --json`, token cached', run: () => once([node, bin, 'balances', '--account', ACCOUNT, '--json']), samples: [] },
+  {
+    id: '5',
+    name: 'the same, empty cache (mint + GET)',
+    run: () => {
+      rmSync(stateFile, { force: true });
+      return once([node, bin, 'balances', '--account', ACCOUNT, '--json']);
+    },
+    samples: [],
+  },
+  { id: '6', name: 'the same job with `@tastytrade/api` (official SDK)', run: () => once([node, sdkSrc], { ...floorEnv, ACCOUNT, URL: emu.url }), samples: [] },
+  { id: '7a', name: '`tasty balances --json`, 10 accounts (concurrent)', run: () => once([node, bin, 'balances', '--json']), samples: [] },
+  { id: '7b', name: '10 sequential `tasty balances --account …`', run: sequential10, samples: [] },
+];
+
+const t0 = performance.now();
+for (const r of rows) await r.run(); // warm-up (also fills the compile cache)
+for (let i = 0; i < ROUNDS; i++) for (const r of rows) r.samples.push(await r.run());
+const totalS = (performance.now() - t0) / 1000;
+await emu.stop();
+rmSync(work, { recursive: true, force: true });
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
+};
+const stat = (r: Row) => ({
+  med: median(r.samples.map((s) => s.ms)),
+  min: Math.min(...r.samples.map((s) => s.ms)),
+  max: Math.max(...r.samples.map((s) => s.ms)),
+  rss: median(r.samples.map((s) => s.rssKb)) / 1024,
+});
+const S = Object.fromEntries(rows.map((r) => [r.id, stat(r)])) as Record<string, ReturnType<typeof stat>>;
+const g = (id: string) => S[id] ?? { med: Number.NaN, min: Number.NaN, max: Number.NaN, rss: Number.NaN };
+const f1 = (n: number) => n.toFixed(1);
+const f2 = (n: number) => n.toFixed(2);
+
+const budgets: Array<[string, string, boolean]> = [
+  ['row 3 / row 1 (start-up)', `${f2(g('3').med / g('1').med)} (≤ 1.5)`, g('3').med / g('1').med <= 1.5],
+  ['row 4 / row 2 (hot path vs undici floor)', `${f2(g('4').med / g('2').med)} (≤ 1.1)`, g('4').med / g('2').med <= 1.1],
+  ['row 6 / row 4 (official SDK vs tasty)', `${f2(g('6').med / g('4').med)} (≥ 2)`, g('6').med / g('4').med >= 2],
+  ['row 5 − row 4 (one mint)', `${f1(g('5').med - g('4').med)} ms (≈ one loopback round trip)`, true],
+  ['peak RSS row 4 / row 2', `${f2(g('4').rss / g('2').rss)} (≤ 1.3)`, g('4').rss / g('2').rss <= 1.3],
+  ['row 4 / row 2b (distance to the physical limit)', f2(g('4').med / g('2b').med), true],
+  ['row 7b / row 7a (10 processes vs one concurrent run)', f2(g('7b').med / g('7a').med), true],
+];
+
+const lines = [
+  `# tasty benchmark`,
+  '',
+  `${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}, Node ${process.versions.node}, ${ROUNDS} interleaved rounds after a warm-up, ${f1(totalS)} s in all${smoke ? ' (smoke run)' : ''}.`,
+  '',
+  '| row | command | median ms | min ms | max ms | peak RSS MiB |',
+  '|---|---|---:|---:|---:|---:|',
+  ...rows.map((r) => {
+    const s = g(r.id);
+    return `| ${r.id} | ${r.name} | ${f1(s.med)} | ${f1(s.min)} | ${f1(s.max)} | ${f1(s.rss)} |`;
+  }),
+  '',
+  '| budget | measured | met |',
+  '|---|---|---|',
+  ...budgets.map(([name, value, ok]) => `| ${name} | ${value} | ${ok ? 'yes' : 'no'} |`),
+  '',
+];
+const md = lines.join('\n');
+process.stdout.write(md);
+if (!smoke) writeFileSync(join(root, 'bench', 'results.md'), md);
