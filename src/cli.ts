@@ -1,14 +1,17 @@
 // The commander program: global options, one registration per command, each command imported lazily.
 // run() is the single exit point: it is the only place that prints errors and decides the exit code.
-import { Command, CommanderError, Option } from 'commander';
-import { ENVIRONMENTS } from './config.ts';
-import { Context, type GlobalOptions, type Io, VERSION } from './context.ts';
-import { ExitCode, TastyError, UsageError } from './errors.ts';
-import { Output } from './output.ts';
+import type { Command } from 'commander';
+// Only commander and small modules load at start-up: --version and --help pay for nothing else.
+import type { Context, GlobalOptions, Io } from './context.ts';
+import { ExitCode, TastyError } from './errors.ts';
+import type { Output } from './output.ts';
+import { ENVIRONMENTS } from './environments.ts';
+import { VERSION } from './version.ts';
 
 type Action = (ctx: Context, opts: Record<string, unknown>, args: string[]) => Promise<number | undefined>;
 
-function build(io: Io, state: { ctx?: Context; code: number }): Command {
+async function build(io: Io, state: { ctx?: Context; code: number }): Promise<Command> {
+  const { Command, Option } = await import('commander');
   const program = new Command('tasty');
   program
     .description('OAuth credentials, cached access tokens and everyday reads for the TastyTrade API')
@@ -34,6 +37,7 @@ function build(io: Io, state: { ctx?: Context; code: number }): Command {
       const cmd = a[a.length - 1] as Command;
       const opts = cmd.opts();
       const globals = cmd.optsWithGlobals() as GlobalOptions;
+      const { Context } = await import('./context.ts');
       const ctx = new Context(io, globals);
       state.ctx = ctx;
       const args = cmd.args.slice(0, cmd.registeredArguments.length);
@@ -115,7 +119,8 @@ function build(io: Io, state: { ctx?: Context; code: number }): Command {
   return program;
 }
 
-function errorOutput(io: Io, argv: string[]): Output {
+async function errorOutput(io: Io, argv: string[]): Promise<Output> {
+  const { Output } = await import('./output.ts');
   return new Output({
     json: false,
     color: argv.includes('--no-color') ? false : undefined,
@@ -128,9 +133,14 @@ function errorOutput(io: Io, argv: string[]): Output {
 
 /** Run the CLI; returns the exit code. Never throws. */
 export async function run(argv: string[], io: Io): Promise<number> {
-  const state: { ctx?: Context; code: number } = { code: 0 };
-  const program = build(io, state);
   const args = argv.slice(2);
+  // Scripts call `tasty --version` in loops: answer it before building the program.
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+    io.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const state: { ctx?: Context; code: number } = { code: 0 };
+  const program = await build(io, state);
   let code: number;
   try {
     if (args.length === 0) {
@@ -140,7 +150,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     await program.parseAsync(argv);
     code = state.code;
   } catch (e) {
-    code = report(e, state.ctx?.out ?? errorOutput(io, argv));
+    code = report(e, state.ctx?.out ?? (await errorOutput(io, argv)));
   } finally {
     try {
       await state.ctx?.cleanup();
@@ -151,8 +161,12 @@ export async function run(argv: string[], io: Io): Promise<number> {
   return code;
 }
 
+function isCommanderError(e: unknown): e is Error & { code: string } {
+  return e instanceof Error && typeof (e as { code?: unknown }).code === 'string' && (e as unknown as { code: string }).code.startsWith('commander.');
+}
+
 function report(e: unknown, out: Output): number {
-  if (e instanceof CommanderError) {
+  if (isCommanderError(e)) {
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
     const msg = e.message.replace(/^error: /, '');
     out.error(msg, 'run `tasty --help` for usage');
@@ -173,8 +187,6 @@ function report(e: unknown, out: Output): number {
   if (out.verbose && e instanceof Error && e.stack) out.stderr.write(`${out.redact(e.stack)}\n`);
   return ExitCode.internal;
 }
-
-export { UsageError };
 
 export async function main(): Promise<void> {
   const handlers = new Set<() => void>();

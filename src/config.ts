@@ -5,13 +5,9 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from './errors.ts';
 
-export const ENVIRONMENTS = ['production', 'sandbox'] as const;
-export type Environment = (typeof ENVIRONMENTS)[number];
+import { BASE_URLS, ENVIRONMENTS, type Environment } from './environments.ts';
 
-export const BASE_URLS: Record<Environment, string> = {
-  production: 'https://api.tastyworks.com',
-  sandbox: 'https://api.cert.tastyworks.com',
-};
+export { BASE_URLS, ENVIRONMENTS, type Environment };
 
 export function isEnvironment(v: unknown): v is Environment {
   return typeof v === 'string' && (ENVIRONMENTS as readonly string[]).includes(v);

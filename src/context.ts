@@ -15,8 +15,9 @@ import {
 } from './config.ts';
 import { Output, type Stream } from './output.ts';
 
-declare const __TASTY_VERSION__: string;
-export const VERSION: string = typeof __TASTY_VERSION__ === 'string' ? __TASTY_VERSION__ : '0.0.0-dev';
+import { VERSION } from './version.ts';
+
+export { VERSION };
 
 export interface GlobalOptions {
   env?: string;

@@ -144,7 +144,7 @@ export class ApiClient {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
   private dispatcherP: Promise<Dispatcher> | undefined;
-  private undici: typeof import('undici') | undefined;
+  private http: typeof import('./http.ts') | undefined;
 
   constructor(o: ClientOptions) {
     this.o = o;
@@ -157,9 +157,13 @@ export class ApiClient {
 
   private dispatcher(): Promise<Dispatcher> {
     this.dispatcherP ??= (async () => {
-      const m = (await import('undici')) as typeof import('undici') & { default?: typeof import('undici') };
-      // Bundled CommonJS arrives as the module's default export.
-      this.undici = m.default ?? m;
+      // undici parses HTTP with llhttp compiled to WebAssembly. After a couple of responses V8 starts tiering
+      // that code up to TurboFan on a background thread, and a process that is done waits ~60 ms at exit for
+      // the compile to finish. A CLI process never profits from the optimised code: keep it on the baseline tier.
+      const http = await import('./http.ts');
+      // (Set after the import: a flag change before it would make V8 reject the compile cache of the chunk.)
+      (await import('node:v8')).setFlagsFromString('--wasm-tiering-budget=2000000000');
+      this.http = http;
       const env = this.o.env;
       const t = this.o.timeoutMs;
       const common = {
@@ -171,14 +175,15 @@ export class ApiClient {
       const httpProxy = env.HTTP_PROXY ?? env.http_proxy;
       const httpsProxy = env.HTTPS_PROXY ?? env.https_proxy;
       if (httpProxy || httpsProxy) {
-        return new this.undici.EnvHttpProxyAgent({
+        const EnvHttpProxyAgent = await http.proxyAgentClass();
+        return new EnvHttpProxyAgent({
           ...common,
           httpProxy,
           httpsProxy,
           noProxy: env.NO_PROXY ?? env.no_proxy,
         });
       }
-      return new this.undici.Agent(common);
+      return new http.Agent(common);
     })();
     return this.dispatcherP;
   }
@@ -210,9 +215,9 @@ export class ApiClient {
     body: string | undefined,
   ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
     const dispatcher = await this.dispatcher();
-    const undici = this.undici;
-    if (!undici) throw new Error('undici not loaded');
-    const res = await undici.request(url, { method: method as Dispatcher.HttpMethod, headers, body, dispatcher });
+    const http = this.http;
+    if (!http) throw new Error('undici not loaded');
+    const res = await http.request.call(dispatcher, { origin: url.origin, path: url.pathname + url.search, method: method as Dispatcher.HttpMethod, headers, body });
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of res.body) {

@@ -1,0 +1,8 @@
+// The two environments (no imports: the CLI's start-up path reads this).
+export const ENVIRONMENTS = ['production', 'sandbox'] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+
+export const BASE_URLS: Record<Environment, string> = {
+  production: 'https://api.tastyworks.com',
+  sandbox: 'https://api.cert.tastyworks.com',
+};
