@@ -13,6 +13,7 @@ import {
   selectEnvironment,
   type UserConfig,
 } from './config.ts';
+import { UsageError } from './errors.ts';
 import { Output, type Stream } from './output.ts';
 
 import { VERSION } from './version.ts';
@@ -83,6 +84,14 @@ export class Context {
     return selectEnvironment(this.globals.env, this.env, this.config());
   }
 
+  /** The keychain service name: `tasty`, or TASTY_KEYCHAIN_SERVICE to keep a separate set of credentials. */
+  keychainService(): string {
+    const v = this.env.TASTY_KEYCHAIN_SERVICE;
+    if (v === undefined || v === '') return 'tasty';
+    if (!/^[\w.:@-]{1,64}$/.test(v)) throw new UsageError('TASTY_KEYCHAIN_SERVICE must be 1 to 64 letters, digits or ._:@-', 'e.g. TASTY_KEYCHAIN_SERVICE=tasty-work');
+    return v;
+  }
+
   timeoutMs(): number {
     if (this.globals.timeout !== undefined) return parseTimeout(this.globals.timeout, '--timeout') * 1000;
     const t = this.env.TASTY_TIMEOUT;
@@ -122,7 +131,7 @@ export class Context {
         env: this.env,
         now: this.now,
         client: (e) => this.client(e),
-        keychain: this.io.keychain ?? (async () => new (await import('./auth/keychain.ts')).KeychainStore()),
+        keychain: this.io.keychain ?? (async () => new (await import('./auth/keychain.ts')).KeychainStore({ service: this.keychainService() })),
         warn: (m) => this.out.warn(m),
         debug: (m) => this.out.debug(m),
         secret: (s) => this.out.addSecret(s),

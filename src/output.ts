@@ -32,6 +32,14 @@ export function oneLine(s: string): string {
   return sanitize(s).replace(/\s*\n\s*/g, ' ');
 }
 
+/**
+ * JSON text safe for a terminal: JSON.stringify escapes C0 controls but leaves DEL, the C1 controls (U+0080–U+009F,
+ * which include the 8-bit CSI) and bidi overrides raw. Escape them too; the result is the same JSON value.
+ */
+export function safeJson(value: unknown, indent?: number): string {
+  return JSON.stringify(value, null, indent).replace(/[\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export class Output {
   readonly json: boolean;
   readonly verbose: boolean;
@@ -80,7 +88,7 @@ export class Output {
 
   /** The one JSON document of a --json run. */
   document(value: unknown): void {
-    this.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+    this.stdout.write(`${safeJson(value, 2)}\n`);
   }
 
   /** Human messages on stderr (suppressed for --json except warnings and errors). */

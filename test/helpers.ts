@@ -1,6 +1,7 @@
 // Shared test helpers: spawn the built CLI with an isolated config dir against the emulator.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,6 +79,27 @@ export function runTasty(args: string[], o: RunOptions = {}): Promise<RunResult>
   });
 }
 
+/** Leak scan of every output of a fixture's runs: secrets never appear, access tokens only on `tasty token`'s stdout. */
+export const scan = { outputs: 0, hits: 0 };
+
+export function leaks(r: RunResult, args: string[], secrets: string[], accessTokens: string[]): string[] {
+  const found: string[] = [];
+  const tokenStdoutAllowed = args.includes('token');
+  for (const [name, text] of [['stdout', r.stdout], ['stderr', r.stderr]] as const) {
+    scan.outputs++;
+    secrets.forEach((s, i) => {
+      if (s && text.includes(s)) found.push(`secret #${i} in ${name}`);
+    });
+    if (!(name === 'stdout' && tokenStdoutAllowed)) {
+      for (const t of accessTokens) if (text.includes(t)) found.push(`an access token in ${name}`);
+    }
+  }
+  scan.hits += found.length;
+  const log = process.env.TASTY_SCAN_LOG;
+  if (log) appendFileSync(log, `${2} ${found.length}\n`);
+  return found;
+}
+
 export interface Fixture {
   emu: Emulator;
   dir: string;
@@ -92,6 +114,8 @@ export async function fixture(o: EmulatorOptions = {}, withCreds = true): Promis
   const dir = tmpDir();
   const env: Record<string, string> = {
     TASTY_CONFIG_DIR: dir,
+    // Each fixture its own keychain entries: test files run in parallel against one keyring.
+    TASTY_KEYCHAIN_SERVICE: `tasty-test-${randomBytes(5).toString('hex')}`,
     TASTY_API_URL: emu.url,
     TASTY_ENV: emu.environment,
   };
@@ -103,7 +127,12 @@ export async function fixture(o: EmulatorOptions = {}, withCreds = true): Promis
     emu,
     dir,
     env,
-    run: (args, ro = {}) => runTasty(args, { ...ro, env: { ...env, ...ro.env } }),
+    run: async (args, ro = {}) => {
+      const r = await runTasty(args, { ...ro, env: { ...env, ...ro.env } });
+      const found = leaks(r, args, [emu.clientSecret, emu.refreshToken], emu.issuedTokens());
+      if (found.length) throw new Error(`tasty ${args.join(' ')} leaked: ${found.join(', ')}`);
+      return r;
+    },
     cleanup: async () => {
       await emu.stop();
       rmSync(dir, { recursive: true, force: true });

@@ -28,7 +28,7 @@ afterEach(async () => {
 });
 
 function secretToolLookup(environment: string): string | undefined {
-  const r = spawnSync('secret-tool', ['lookup', 'service', 'tasty', 'username', environment], { encoding: 'utf8' });
+  const r = spawnSync('secret-tool', ['lookup', 'service', f.env.TASTY_KEYCHAIN_SERVICE ?? 'tasty', 'username', environment], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout : undefined;
 }
 

@@ -301,11 +301,11 @@ export class ApiClient {
   }
 
   /** Mint an access token from a refresh token. Never carries an Authorization header. */
-  async mint(refreshToken: string, clientSecret: string): Promise<TokenResponse> {
+  async mint(refreshToken: string, clientSecret: string, o: { retry?: boolean } = {}): Promise<TokenResponse> {
     const body = JSON.stringify({ grant_type: 'refresh_token', refresh_token: refreshToken, client_secret: clientSecret });
     const r = await this.send('POST', '/oauth/token', {
       body,
-      retry: true,
+      retry: o.retry !== false,
       // Never retry a 4xx (a rejected grant resent is how IPs get blocked), except the sandbox's
       // documented transient invalid_request, which is not a failed login.
       retryable: (s, text) => s >= 500 || s === 429 || (s === 400 && /"invalid_request"/.test(text)),

@@ -178,7 +178,8 @@ export class AuthEngine {
     let res: TokenResponse;
     try {
       this.d.debug?.(`minting a ${environment} access token (credentials from ${creds.where})`);
-      res = await client.mint(creds.refreshToken, creds.clientSecret);
+      // Long-running commands (a mint cooldown is set) send one request per attempt: no retries.
+      res = await client.mint(creds.refreshToken, creds.clientSecret, { retry: this.mintCooldownMs === 0 });
     } catch (e) {
       this.lastMintFailure = { at: this.d.now(), error: e };
       if (e instanceof CredentialsRejectedError) {

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { Context } from '../context.ts';
 import { CancelledError, UsageError } from '../errors.ts';
-import { sanitize } from '../output.ts';
+import { safeJson, sanitize } from '../output.ts';
 
 interface ApiOptions {
   method?: string;
@@ -56,7 +56,7 @@ export default async function api(ctx: Context, opts: ApiOptions, args: string[]
   const auth = await ctx.auth();
   const r = await auth.call(environment, method, path, body);
   if (ctx.json || ctx.out.stdout.isTTY) {
-    ctx.out.data(r.json === undefined ? '' : JSON.stringify(r.json, null, 2));
+    ctx.out.data(r.json === undefined ? '' : safeJson(r.json, 2));
   } else {
     ctx.out.data(sanitize(r.text));
   }

@@ -4,6 +4,7 @@ import type { AuthEngine } from '../auth/engine.ts';
 import type { Environment } from '../config.ts';
 import type { Context } from '../context.ts';
 import { ApiError, CredentialsRejectedError, NotLoggedInError, TastyError, UsageError } from '../errors.ts';
+import { safeJson } from '../output.ts';
 import { localTime, money, pad, relativeTime, safe, shapeBalances } from '../render.ts';
 
 interface BalancesOptions {
@@ -142,7 +143,7 @@ async function watchLoop(ctx: Context, auth: AuthEngine, environment: Environmen
         const data = await fetchAll(auth, environment, numbers);
         last = data;
         lastAt = ctx.now();
-        if (ctx.json) out.stdout.write(`${JSON.stringify(single ? shape(environment, data[0] ?? {}) : data.map((d) => shape(environment, d)))}\n`);
+        if (ctx.json) out.stdout.write(`${safeJson(single ? shape(environment, data[0] ?? {}) : data.map((d) => shape(environment, d)))}\n`);
         else draw(render(ctx, environment, data));
       } catch (e) {
         if (e instanceof CredentialsRejectedError || e instanceof NotLoggedInError || e instanceof UsageError || (e instanceof ApiError && (e.status === 403 || e.status === 404))) throw e;
