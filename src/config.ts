@@ -67,6 +67,31 @@ export function writeFileAtomic(path: string, data: string): void {
     fs.rmSync(tmp, { force: true });
     throw e;
   }
+  sweepTempFiles(path);
+}
+
+/** Remove temp files a killed writer left beside `path` (its pid is gone). Writes only: never on the hot path. */
+function sweepTempFiles(path: string): void {
+  const dir = join(path, '..');
+  const base = path.slice(dir.length + 1);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^(.+)\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name);
+    if (!m || m[1] !== base) continue;
+    const pid = Number(m[2]);
+    let alive = true;
+    try {
+      process.kill(pid, 0);
+    } catch (e) {
+      alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+    }
+    if (!alive) fs.rmSync(join(dir, name), { force: true });
+  }
 }
 
 /** Read a small file as text; undefined when it does not exist. Symlinks are not followed. */

@@ -133,6 +133,7 @@ export class Context {
         client: (e) => this.client(e),
         keychain: this.io.keychain ?? (async () => new (await import('./auth/keychain.ts')).KeychainStore({ service: this.keychainService() })),
         warn: (m) => this.out.warn(m),
+        notice: (m) => this.out.info(this.out.ec.yellow(m)),
         debug: (m) => this.out.debug(m),
         secret: (s) => this.out.addSecret(s),
         timeoutMs: this.timeoutMs(),

@@ -1,4 +1,6 @@
 // The API client against the loopback emulator: headers, retries, and every fault's error mapping.
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ApiClient, parseErrorBody, parseRetryAfter, UnauthorizedError } from '../src/api/client.ts';
 import { ApiError, CredentialsRejectedError, ExitCode, TastyError, UnreachableError } from '../src/errors.ts';
@@ -287,6 +289,47 @@ describe('API faults', () => {
     emu.inject('api', { kind: 'huge', bytes: 10 * 1024 * 1024 });
     const e = await failure(client().call('GET', '/customers/me', token));
     expect(e.cause_).toBe('response_too_large');
+  });
+});
+
+describe('redirects and proxies', () => {
+  it('a redirect is never followed (the token must not travel to another origin)', async () => {
+    const c = client();
+    const token = await mintOk(c);
+    emu.reset();
+    emu.inject('api', { kind: 'body', status: 302, body: '', contentType: 'text/plain' });
+    const e = await failure(c.call('GET', '/customers/me', token));
+    expect(e).toBeInstanceOf(ApiError);
+    expect((e as ApiError).status).toBe(302);
+    expect(emu.requests).toHaveLength(1);
+  });
+
+  it('HTTP_PROXY is honoured (through a loopback forward proxy), NO_PROXY bypasses it', async () => {
+    const seen: string[] = [];
+    const proxy = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      const target = new URL(req.url ?? '/');
+      const up = httpRequest({ host: target.hostname, port: target.port, path: target.pathname, method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    try {
+      const via = client({ env: { HTTP_PROXY: proxyUrl } });
+      const token = await mintOk(via);
+      await via.call('GET', '/customers/me', token);
+      await via.close();
+      expect(seen).toEqual([`POST ${emu.url}/oauth/token`, `GET ${emu.url}/customers/me`]);
+      const bypass = client({ env: { HTTP_PROXY: proxyUrl, NO_PROXY: '127.0.0.1' } });
+      await mintOk(bypass);
+      await bypass.close();
+      expect(seen).toHaveLength(2);
+    } finally {
+      proxy.close();
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 // Unit tests of the auth engine: resolution order, trimming, fingerprints, expiry arithmetic, state recovery, guard.
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ApiClient } from '../src/api/client.ts';
@@ -194,6 +195,20 @@ describe('token cache', () => {
       expect(readState(dir).state.environments.sandbox?.token?.accessToken).toBe(r.token.accessToken);
     });
   }
+});
+
+describe('atomic writes', () => {
+  it('a temp file left by a killed writer is swept on the next write; a live writer\'s is kept', async () => {
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid ?? 999_999;
+    mkdirSync(dir, { recursive: true });
+    const orphan = join(dir, `${STATE_FILE}.${dead}.0badf00d.tmp`);
+    const live = join(dir, `${STATE_FILE}.${process.pid}.0badf00d.tmp`);
+    writeFileSync(orphan, 'half a write');
+    writeFileSync(live, 'being written');
+    await engine(envCreds()).getToken('sandbox');
+    expect(existsSync(orphan)).toBe(false);
+    expect(existsSync(live)).toBe(true);
+  });
 });
 
 describe('rejection guard', () => {

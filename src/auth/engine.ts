@@ -17,6 +17,8 @@ export interface AuthDeps {
   /** The keychain; built lazily so the hot path never loads the native module. */
   keychain: () => Promise<SecretStore>;
   warn: (msg: string) => void;
+  /** Human notes (suppressed with --json). */
+  notice?: (msg: string) => void;
   debug?: (msg: string) => void;
   /** Called with each secret the engine handles, so outputs can redact them. */
   secret?: (s: string) => void;
@@ -36,6 +38,7 @@ export const LOCK_FILE = 'state.lock';
 export class AuthEngine {
   private readonly d: AuthDeps;
   private warned = false;
+  private noticed = false;
   private mintCooldownMs = 0;
   private lastMintFailure: { at: number; error: unknown } | undefined;
   private keychainP: Promise<SecretStore> | undefined;
@@ -68,7 +71,13 @@ export class AuthEngine {
   cheapCredentials(environment: Environment): Credentials | undefined {
     const e = fromEnv(this.d.env);
     if (e.credentials) return e.credentials;
-    return fromFile(this.d.dir, environment);
+    const f = fromFile(this.d.dir, environment);
+    if (f && !this.noticed) {
+      // Plaintext storage was the user's choice at login; every human output that relies on it says so once.
+      this.noticed = true;
+      this.d.notice?.(`note: the ${environment} secrets are stored in plaintext in ${f.where} (tasty login --insecure-storage)`);
+    }
+    return f;
   }
 
   /** Resolve credentials: environment variables > credentials file > keychain. Undefined when none. */

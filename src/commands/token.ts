@@ -4,8 +4,7 @@ import type { Context } from '../context.ts';
 export default async function token(ctx: Context): Promise<number> {
   const { environment } = ctx.environment();
   const auth = await ctx.auth();
-  const { token: t, credentials } = await auth.getToken(environment);
-  if (credentials?.source === 'file') ctx.out.info(`note: ${environment} secrets are stored in plaintext (${credentials.where})`);
+  const { token: t } = await auth.getToken(environment);
   if (ctx.json) {
     ctx.out.document({ accessToken: t.accessToken, tokenType: t.tokenType, expiresAt: t.expiresAt, environment });
   } else {
