@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { type EmuAccount, Emulator } from '../test/emulator/emulator.ts';
+import { Emulator, manyAccounts } from '../test/emulator/emulator.ts';
 
 const smoke = process.argv.includes('--smoke');
 const runsArg = process.argv.find((a) => a.startsWith('--runs='));
@@ -20,14 +20,7 @@ const work = mkdtempSync(join(tmpdir(), 'tasty-bench-'));
 const configDir = join(work, 'config');
 const GNU_TIME = '/usr/bin/time';
 
-const accounts: EmuAccount[] = Array.from({ length: 10 }, (_, i) => ({
-  'account-number': `5XA${String(i).padStart(5, '0')}`,
-  nickname: `Account ${i}`,
-  'account-type-name': 'Individual',
-  'margin-or-cash': 'Margin',
-  'is-closed': false,
-  'authority-level': 'owner',
-}));
+const accounts = manyAccounts(10);
 const ACCOUNT = accounts[0]?.['account-number'] ?? '';
 const emu = await new Emulator({ environment: 'sandbox', accounts, expiresIn: 3600 }).start();
 const env: Record<string, string> = {

@@ -23,6 +23,7 @@ async function build(io: Io, state: { ctx?: Context; code: number }): Promise<Co
     .option('--verbose', 'log requests to stderr (secrets redacted); stack traces on errors')
     .option('--timeout <seconds>', 'network timeout in seconds (default 15, or TASTY_TIMEOUT)')
     .showSuggestionAfterError(true)
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),

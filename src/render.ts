@@ -70,7 +70,7 @@ export function shapeBalances(data: Record<string, unknown>): Record<string, unk
       if (effect === 'Debit') value = -Math.abs(value);
       else if (effect === 'Credit') value = Math.abs(value);
     }
-    out[camelCase(k)] = typeof value === 'string' ? value : value;
+    out[camelCase(k)] = value;
   }
   return out;
 }

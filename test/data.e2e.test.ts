@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type EmuAccount, makeRefreshToken } from './emulator/emulator.ts';
+import { type EmuAccount, makeRefreshToken, manyAccounts } from './emulator/emulator.ts';
 import { BIN, baseEnv, type Fixture, fixture } from './helpers.ts';
 
 let f: Fixture;
@@ -13,17 +13,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await f.cleanup();
 });
-
-function manyAccounts(n: number): EmuAccount[] {
-  return Array.from({ length: n }, (_, i) => ({
-    'account-number': `5XA${String(i).padStart(5, '0')}`,
-    nickname: `Acct ${i}`,
-    'account-type-name': 'Individual',
-    'margin-or-cash': 'Margin',
-    'is-closed': false,
-    'authority-level': 'owner',
-  }));
-}
 
 describe('accounts', () => {
   it('lists open accounts with number, nickname, type, margin/cash, authority; --all adds closed ones', async () => {

@@ -7,28 +7,11 @@ import { ApiClient } from '../src/api/client.ts';
 import { cleanSecret, credentialFingerprint, fromEnv, fromFile, writeToFile } from '../src/auth/credentials.ts';
 import { AuthEngine } from '../src/auth/engine.ts';
 import { decodeRefreshToken, fingerprint, mask } from '../src/auth/jwt.ts';
-import type { SecretStore, StoredSecrets } from '../src/auth/keychain.ts';
 import { readState, reuseMarginMs, STATE_FILE } from '../src/auth/state.ts';
-import type { Environment } from '../src/config.ts';
 import { CredentialsRejectedError, ExitCode, NotLoggedInError, type TastyError } from '../src/errors.ts';
 import { Emulator, makeRefreshToken } from './emulator/emulator.ts';
-import { tmpDir } from './helpers.ts';
+import { MemoryStore, tmpDir } from './helpers.ts';
 
-class MemoryStore implements SecretStore {
-  readonly name = 'memory keychain';
-  readonly data = new Map<Environment, StoredSecrets>();
-  reads = 0;
-  async get(e: Environment) {
-    this.reads++;
-    return this.data.get(e);
-  }
-  async set(e: Environment, s: StoredSecrets) {
-    this.data.set(e, s);
-  }
-  async delete(e: Environment) {
-    return this.data.delete(e);
-  }
-}
 
 let emu: Emulator;
 let dir: string;

@@ -5,6 +5,8 @@ import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { SecretStore, StoredSecrets } from '../src/auth/keychain.ts';
+import type { Environment } from '../src/config.ts';
 import { Emulator, type EmulatorOptions } from './emulator/emulator.ts';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -138,4 +140,24 @@ export async function fixture(o: EmulatorOptions = {}, withCreds = true): Promis
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** An in-memory keychain for in-process tests (the real one is tested in keychain and login tests). */
+export class MemoryStore implements SecretStore {
+  readonly name: string;
+  readonly data = new Map<Environment, StoredSecrets>();
+  reads = 0;
+  constructor(name = 'test keychain') {
+    this.name = name;
+  }
+  async get(e: Environment) {
+    this.reads++;
+    return this.data.get(e);
+  }
+  async set(e: Environment, s: StoredSecrets) {
+    this.data.set(e, s);
+  }
+  async delete(e: Environment) {
+    return this.data.delete(e);
+  }
 }

@@ -4,12 +4,10 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { SecretStore, StoredSecrets } from '../src/auth/keychain.ts';
 import { run } from '../src/cli.ts';
-import type { Environment } from '../src/config.ts';
 import type { Prompter } from '../src/prompt.ts';
 import { makeRefreshToken } from './emulator/emulator.ts';
-import { type Fixture, fixture, KEYRING_REQUIRED, KEYRING_SESSION } from './helpers.ts';
+import { type Fixture, fixture, KEYRING_REQUIRED, KEYRING_SESSION, MemoryStore } from './helpers.ts';
 
 const keychainAvailable = KEYRING_SESSION;
 const keychainRequired = KEYRING_REQUIRED;
@@ -207,19 +205,6 @@ describe('no usable keychain', () => {
   });
 });
 
-class MemoryStore implements SecretStore {
-  readonly name = 'test keychain';
-  readonly data = new Map<Environment, StoredSecrets>();
-  async get(e: Environment) {
-    return this.data.get(e);
-  }
-  async set(e: Environment, s: StoredSecrets) {
-    this.data.set(e, s);
-  }
-  async delete(e: Environment) {
-    return this.data.delete(e);
-  }
-}
 
 describe('interactive login (prompt layer injected, TTY streams)', () => {
   it('asks for the environment and both secrets (masked), then stores them', async () => {

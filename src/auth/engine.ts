@@ -7,7 +7,7 @@ import { CredentialsRejectedError, NotLoggedInError, type TastyError } from '../
 import { type Credentials, credentialFingerprint, fromEnv, fromFile } from './credentials.ts';
 import type { SecretStore } from './keychain.ts';
 import { acquireLock } from './lock.ts';
-import { type CachedToken, emptyState, readState, remainingMs, reuseMarginMs, type State, writeState } from './state.ts';
+import { type CachedToken, readState, remainingMs, reuseMarginMs, type State, writeState } from './state.ts';
 
 export interface AuthDeps {
   dir: string;
@@ -311,4 +311,3 @@ export class AuthEngine {
   }
 }
 
-export { emptyState };

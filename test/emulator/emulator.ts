@@ -89,6 +89,18 @@ export function defaultAccounts(): EmuAccount[] {
   ];
 }
 
+/** `n` open individual margin accounts 5XA00000, 5XA00001, … (bench and concurrency tests). */
+export function manyAccounts(n: number): EmuAccount[] {
+  return Array.from({ length: n }, (_, i) => ({
+    'account-number': `5XA${String(i).padStart(5, '0')}`,
+    nickname: `Account ${i}`,
+    'account-type-name': 'Individual',
+    'margin-or-cash': 'Margin',
+    'is-closed': false,
+    'authority-level': 'owner',
+  }));
+}
+
 function seedFrom(s: string): number {
   return createHash('sha256').update(s).digest().readUInt32BE(0);
 }
