@@ -1,7 +1,7 @@
 // The API client: the only module that speaks HTTP. Built on undici (loaded lazily).
 import type { Dispatcher } from 'undici';
 import type { Env } from '../config.ts';
-import { ApiError, CredentialsRejectedError, IP_BLOCK_HINT, TastyError, UnreachableError } from '../errors.ts';
+import { ApiError, CredentialsRejectedError, IP_BLOCK_HINT, TastyError, UnreachableError, UsageError } from '../errors.ts';
 import { oneLine } from '../output.ts';
 
 export interface RetryPolicy {
@@ -197,14 +197,11 @@ export class ApiClient {
   /** Resolve a relative API path against the base URL. Absolute and scheme-relative paths are refused. */
   url(path: string): URL {
     if (!path.startsWith('/') || path.startsWith('//') || path.includes('\\')) {
-      throw new TastyError(`refusing to request ${JSON.stringify(path.slice(0, 60))}: not a relative API path`, 2, {
-        hint: 'give a path such as /customers/me',
-        cause: 'usage',
-      });
+      throw new UsageError(`refusing to request ${JSON.stringify(path.slice(0, 60))}: not a relative API path`, 'give a path such as /customers/me');
     }
     const base = new URL(`${this.baseUrl}/`);
     const u = new URL(this.baseUrl + path);
-    if (u.origin !== base.origin) throw new TastyError('refusing to send credentials to another origin', 2, { cause: 'usage' });
+    if (u.origin !== base.origin) throw new UsageError('refusing to send credentials to another origin', 'give a path such as /customers/me');
     return u;
   }
 
