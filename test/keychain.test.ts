@@ -72,3 +72,35 @@ describe('no Secret Service', () => {
     expect(out.ms).toBeLessThan(3_500);
   });
 });
+
+const canRunDaemons = ['dbus-daemon', 'gnome-keyring-daemon'].every((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status === 0);
+
+describe.runIf(canRunDaemons || required)('a Secret Service that hangs', () => {
+  it('is a clear KeychainError (exit 7) within the timeout, naming a hung or locked keyring', () => {
+    // A private bus and keyring daemon, frozen with SIGSTOP: calls to it are accepted and never answered.
+    const script = `set -e
+D=$(mktemp -d)
+out=$(dbus-daemon --session --print-address=1 --print-pid=1 --fork --address=unix:path=$D/bus)
+export DBUS_SESSION_BUS_ADDRESS=$(echo "$out" | sed -n 1p); dpid=$(echo "$out" | sed -n 2p)
+export XDG_DATA_HOME=$D/data XDG_RUNTIME_DIR=$D/run; mkdir -p $XDG_DATA_HOME $XDG_RUNTIME_DIR; chmod 700 $XDG_RUNTIME_DIR
+printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+kpid=""
+for i in $(seq 50); do
+  for p in $(pgrep gnome-keyring-d); do grep -qa "$D/bus" /proc/$p/environ 2>/dev/null && kpid=$p; done
+  [ -n "$kpid" ] && break; sleep 0.1
+done
+kill -STOP $kpid
+node --input-type=module -e "import { KeychainStore } from './src/auth/keychain.ts';
+  const t0 = performance.now();
+  const e = await new KeychainStore({ service: 'tasty-hang' }).get('sandbox').catch((x) => x);
+  console.log(JSON.stringify({ name: e?.name, exitCode: e?.exitCode, message: e?.message, ms: performance.now() - t0 }));" || true
+kill -CONT $kpid; kill $kpid $dpid 2>/dev/null || true; rm -rf $D`;
+    const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', cwd: new URL('..', import.meta.url).pathname, timeout: 30_000, env: { PATH: process.env.PATH, HOME: process.env.HOME } });
+    const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop() ?? '{}';
+    const out = JSON.parse(line) as Record<string, unknown>;
+    expect(out.name).toBe('KeychainError');
+    expect(out.exitCode).toBe(7);
+    expect(out.message).toMatch(/did not answer/);
+    expect(out.ms).toBeLessThan(3_500); // the library's D-Bus timeout or ours (3 s), never a hang
+  });
+});

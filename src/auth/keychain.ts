@@ -41,6 +41,13 @@ function describe(e: unknown): string {
 
 export function keychainFailure(name: string, op: string, e: unknown): KeychainError {
   const text = describe(e);
+  if (/did not receive a reply|timed? ?out/i.test(text)) {
+    return new KeychainError(
+      `the ${name} did not answer (${op}): it may be hung or waiting for an unlock prompt`,
+      `unlock it (or restart gnome-keyring-daemon) and retry, or ${NO_KEYCHAIN_HINT}`,
+      e,
+    );
+  }
   if (process.platform === 'linux' && /dbus|secret.?service|org\.freedesktop|no such (interface|name)|autolaunch|platform failure/i.test(text)) {
     return new KeychainError(
       `no Secret Service is running, so the keychain cannot ${op} (headless Linux needs gnome-keyring or KWallet)`,
