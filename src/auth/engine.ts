@@ -141,10 +141,8 @@ export class AuthEngine {
       throw failed.error;
     }
 
-    const release = await acquireLock(join(this.d.dir, LOCK_FILE), this.lockOptions());
-    try {
+    return this.withStateLock(async (state) => {
       // Someone may have minted while we waited for the lock.
-      const state = this.state();
       const fresh = state.environments[environment]?.token;
       if (this.usable(fresh, o.minValidityMs) && fresh.fingerprint === fp && fresh.accessToken !== o.replacing) {
         this.d.secret?.(fresh.accessToken);
@@ -153,20 +151,13 @@ export class AuthEngine {
       this.throwIfHeld(state, environment, fp);
       const token = await this.mintLocked(environment, creds, state);
       return { token, minted: true, credentials: creds };
-    } finally {
-      release();
-    }
+    });
   }
 
   /** One live mint whatever the cache holds (doctor). `force` sends even while a rejection is held. */
   async mintFresh(environment: Environment, creds: Credentials, force = false): Promise<CachedToken> {
     if (!force) this.throwIfHeld(this.state(), environment, credentialFingerprint(creds));
-    const release = await acquireLock(join(this.d.dir, LOCK_FILE), this.lockOptions());
-    try {
-      return await this.mintLocked(environment, creds, this.state());
-    } finally {
-      release();
-    }
+    return this.withStateLock((state) => this.mintLocked(environment, creds, state));
   }
 
   private lockOptions() {
@@ -192,15 +183,20 @@ export class AuthEngine {
     } catch (e) {
       this.lastMintFailure = { at: this.d.now(), error: e };
       if (e instanceof CredentialsRejectedError) {
-        const es = (state.environments[environment] ??= {});
-        es.rejection = { fingerprint: fp, at: new Date(this.d.now()).toISOString(), code: e.cause_, description: e.description };
-        delete es.token;
+        this.holdRejection(state, environment, fp, e);
+        delete state.environments[environment]?.token;
         this.save(state);
       }
       throw e;
     }
     this.lastMintFailure = undefined;
     return this.record(state, environment, creds, res);
+  }
+
+  /** Remember a rejection of the credentials with this fingerprint: they are not sent again until they change. */
+  holdRejection(state: State, environment: Environment, fingerprint: string, e: CredentialsRejectedError): void {
+    const es = (state.environments[environment] ??= {});
+    es.rejection = { fingerprint, at: new Date(this.d.now()).toISOString(), code: e.cause_, description: e.description };
   }
 
   /** Store a freshly minted token (and clear any rejection of these credentials). */
@@ -230,13 +226,11 @@ export class AuthEngine {
     }
   }
 
-  /** Run under the state lock (login, logout): read-modify-write of the state by other commands. */
+  /** Run under the state lock with a fresh read of the state: every mint and every read-modify-write of it. */
   async withStateLock<T>(fn: (state: State) => Promise<T> | T): Promise<T> {
     const release = await acquireLock(join(this.d.dir, LOCK_FILE), this.lockOptions());
     try {
-      const state = this.state();
-      const out = await fn(state);
-      return out;
+      return await fn(this.state());
     } finally {
       release();
     }

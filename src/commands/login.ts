@@ -101,9 +101,8 @@ export default async function login(ctx: Context, opts: LoginOptions): Promise<n
       // Remember the rejection, so these exact credentials are never resent by anything (IP-block safety).
       // A rejection already held for the stored credentials is kept: it is the one that protects scripts.
       await auth.withStateLock((state) => {
-        const es = (state.environments[environment] ??= {});
-        if (es.rejection) return;
-        es.rejection = { fingerprint: fp, at: new Date(ctx.now()).toISOString(), code: e.cause_, description: e.description };
+        if (state.environments[environment]?.rejection) return;
+        auth.holdRejection(state, environment, fp, e);
         auth.saveState(state);
       });
     }
