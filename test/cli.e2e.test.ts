@@ -1,17 +1,11 @@
 // End-to-end: the built binary's program, global options, usage errors and environment selection.
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Fixture, fixture, ROOT, runTasty, tmpDir } from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { ROOT, runTasty, tmpDir, useFixture } from './helpers.ts';
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
-let f: Fixture;
-beforeAll(async () => {
-  f = await fixture();
-});
-afterAll(async () => {
-  await f.cleanup();
-});
+const f = useFixture({}, { once: true });
 
 describe('program', () => {
   it('--version prints the package version', async () => {

@@ -1,12 +1,13 @@
 // The API client against the loopback emulator: headers, retries, and every fault's error mapping.
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ApiClient, parseErrorBody, parseRetryAfter, UnauthorizedError } from '../src/api/client.ts';
 import { ApiError, CredentialsRejectedError, ExitCode, TastyError, UnreachableError } from '../src/errors.ts';
+import { useEmulator } from './helpers.ts';
 import { Emulator } from './emulator/emulator.ts';
 
-let emu: Emulator;
+const emu = useEmulator({ environment: 'sandbox' });
 const logs: string[] = [];
 const sleeps: number[] = [];
 
@@ -40,15 +41,7 @@ async function failure(p: Promise<unknown>): Promise<TastyError> {
   throw new Error('expected a failure');
 }
 
-beforeAll(async () => {
-  emu = await new Emulator({ environment: 'sandbox' }).start();
-});
-afterAll(async () => {
-  await emu.stop();
-});
 beforeEach(() => {
-  emu.reset();
-  emu.revokedGrants.clear();
   logs.length = 0;
   sleeps.length = 0;
 });

@@ -2,17 +2,11 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type EmuAccount, makeRefreshToken, manyAccounts } from './emulator/emulator.ts';
-import { BIN, baseEnv, type Fixture, fixture } from './helpers.ts';
+import { baseEnv, BIN, useFixture } from './helpers.ts';
 
-let f: Fixture;
-beforeEach(async () => {
-  f = await fixture();
-});
-afterEach(async () => {
-  await f.cleanup();
-});
+const f = useFixture();
 
 describe('accounts', () => {
   it('lists open accounts with number, nickname, type, margin/cash, authority; --all adds closed ones', async () => {

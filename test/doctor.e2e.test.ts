@@ -2,17 +2,11 @@
 // and that the output holds no secret and no full account number.
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { makeRefreshToken } from './emulator/emulator.ts';
-import { type Fixture, fixture, type RunResult } from './helpers.ts';
+import { type RunResult, useFixture } from './helpers.ts';
 
-let f: Fixture;
-beforeEach(async () => {
-  f = await fixture();
-});
-afterEach(async () => {
-  await f.cleanup();
-});
+const f = useFixture();
 
 interface Doc {
   environment: string;

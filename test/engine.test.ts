@@ -2,18 +2,18 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiClient } from '../src/api/client.ts';
 import { cleanSecret, credentialFingerprint, fromEnv, fromFile, writeToFile } from '../src/auth/credentials.ts';
 import { AuthEngine } from '../src/auth/engine.ts';
 import { decodeRefreshToken, fingerprint, mask } from '../src/auth/jwt.ts';
 import { readState, reuseMarginMs, STATE_FILE } from '../src/auth/state.ts';
 import { CredentialsRejectedError, ExitCode, NotLoggedInError, type TastyError } from '../src/errors.ts';
-import { Emulator, makeRefreshToken } from './emulator/emulator.ts';
-import { MemoryStore, tmpDir } from './helpers.ts';
+import { makeRefreshToken } from './emulator/emulator.ts';
+import { MemoryStore, tmpDir, useEmulator } from './helpers.ts';
 
 
-let emu: Emulator;
+const emu = useEmulator({ environment: 'sandbox' });
 let dir: string;
 let clock: number;
 let store: MemoryStore;
@@ -38,15 +38,7 @@ function engine(env: Record<string, string> = {}): AuthEngine {
 
 const envCreds = () => ({ TASTY_CLIENT_SECRET: emu.clientSecret, TASTY_REFRESH_TOKEN: emu.refreshToken });
 
-beforeAll(async () => {
-  emu = await new Emulator({ environment: 'sandbox' }).start();
-});
-afterAll(async () => {
-  await emu.stop();
-});
 beforeEach(() => {
-  emu.reset();
-  emu.revokedGrants.clear();
   emu.expiresIn = 900;
   dir = tmpDir();
   clock = Date.now();

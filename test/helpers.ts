@@ -5,6 +5,7 @@ import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import type { SecretStore, StoredSecrets } from '../src/auth/keychain.ts';
 import type { Environment } from '../src/config.ts';
 import { Emulator, type EmulatorOptions } from './emulator/emulator.ts';
@@ -109,6 +110,38 @@ export interface Fixture {
   env: Record<string, string>;
   run: (args: string[], o?: RunOptions) => Promise<RunResult>;
   cleanup: () => Promise<void>;
+}
+
+/**
+ * The usual lifecycle: a fresh fixture before each test (or once for the file with `once`), cleaned up after.
+ * Returns one stable object, refilled for every test, so files can hold it in a const.
+ */
+export function useFixture(o: EmulatorOptions = {}, opts: { withCreds?: boolean; once?: boolean } = {}): Fixture {
+  const f = {} as Fixture;
+  const [before, after] = opts.once ? [beforeAll, afterAll] : [beforeEach, afterEach];
+  before(async () => {
+    Object.assign(f, await fixture(o, opts.withCreds !== false));
+  });
+  after(async () => {
+    await f.cleanup();
+  });
+  return f;
+}
+
+/** An in-process emulator for the file: started before all tests, reset (faults, counts, revoked grants) before each. */
+export function useEmulator(o: EmulatorOptions = {}): Emulator {
+  const emu = new Emulator(o);
+  beforeAll(async () => {
+    await emu.start();
+  });
+  afterAll(async () => {
+    await emu.stop();
+  });
+  beforeEach(() => {
+    emu.reset();
+    emu.revokedGrants.clear();
+  });
+  return emu;
 }
 
 export async function fixture(o: EmulatorOptions = {}, withCreds = true): Promise<Fixture> {

@@ -8,10 +8,9 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { SecretStore } from '../src/auth/keychain.ts';
 import { run } from '../src/cli.ts';
-import { Emulator } from './emulator/emulator.ts';
-import { tmpDir } from './helpers.ts';
+import { tmpDir, useEmulator } from './helpers.ts';
 
-let emu: Emulator;
+const emu = useEmulator({ environment: 'sandbox' });
 let trap: Server;
 let trapConnections = 0;
 let dir: string;
@@ -54,7 +53,6 @@ async function tasty(args: string[], env: Record<string, string | undefined> = {
 }
 
 beforeAll(async () => {
-  emu = await new Emulator({ environment: 'sandbox' }).start();
   trap = createServer((s) => {
     trapConnections++;
     s.destroy();
@@ -62,13 +60,11 @@ beforeAll(async () => {
   await new Promise<void>((r) => trap.listen(0, '127.0.0.1', r));
 });
 afterAll(async () => {
-  await emu.stop();
   trap.close();
   console.log(`[reliability] hostile input: ${figures.join('; ')}`);
 });
 beforeEach(() => {
   dir = tmpDir();
-  emu.reset();
   trapConnections = 0;
 });
 

@@ -1,20 +1,12 @@
 // Terminal behaviour through the real entry point (in-process, TTY streams and the prompt layer injected):
 // confirmation before a non-GET `tasty api`, and `balances --watch` redrawing in place until Ctrl-C.
 import { PassThrough } from 'node:stream';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { run } from '../src/cli.ts';
 import type { Prompter } from '../src/prompt.ts';
-import { Emulator } from './emulator/emulator.ts';
-import { MemoryStore, tmpDir } from './helpers.ts';
+import { MemoryStore, tmpDir, useEmulator } from './helpers.ts';
 
-let emu: Emulator;
-beforeAll(async () => {
-  emu = await new Emulator({ environment: 'sandbox' }).start();
-});
-afterAll(async () => {
-  await emu.stop();
-});
-beforeEach(() => emu.reset());
+const emu = useEmulator({ environment: 'sandbox' });
 
 function io(answers: { confirm?: boolean } = {}, onInterrupt?: (cb: () => void) => () => void) {
   const out = { text: '' };

@@ -3,26 +3,22 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { run } from '../src/cli.ts';
 import type { Prompter } from '../src/prompt.ts';
 import { makeRefreshToken } from './emulator/emulator.ts';
-import { type Fixture, fixture, KEYRING_REQUIRED, KEYRING_SESSION, MemoryStore } from './helpers.ts';
+import { KEYRING_REQUIRED, KEYRING_SESSION, MemoryStore, useFixture } from './helpers.ts';
 
 const keychainAvailable = KEYRING_SESSION;
 const keychainRequired = KEYRING_REQUIRED;
 
-let f: Fixture;
+const f = useFixture({}, { withCreds: false });
 /** Runs without env-var credentials, so stored ones are used. */
 const noEnvCreds = { TASTY_CLIENT_SECRET: undefined, TASTY_REFRESH_TOKEN: undefined };
 const input = () => `${f.emu.clientSecret}\n${f.emu.refreshToken}\n`;
 
-beforeEach(async () => {
-  f = await fixture({}, false);
-});
 afterEach(async () => {
-  await f.run(['logout', '--all']); // never leave entries in the test keyring
-  await f.cleanup();
+  await f.run(['logout', '--all']); // never leave entries in the test keyring (runs before the fixture's cleanup)
 });
 
 function secretToolLookup(environment: string): string | undefined {

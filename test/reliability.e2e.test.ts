@@ -3,17 +3,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Fault, FaultTarget } from './emulator/emulator.ts';
-import { BIN, baseEnv, type Fixture, fixture, KEYRING_SESSION } from './helpers.ts';
+import { baseEnv, BIN, KEYRING_SESSION, useFixture } from './helpers.ts';
 
-let f: Fixture;
-beforeEach(async () => {
-  f = await fixture();
-});
-afterEach(async () => {
-  await f.cleanup();
-});
+const f = useFixture();
 
 const figures = (line: string) => console.log(`[reliability] ${line}`);
 

@@ -2,16 +2,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BIN, baseEnv, type Fixture, fixture } from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { baseEnv, BIN, useFixture } from './helpers.ts';
 
-let f: Fixture;
-beforeEach(async () => {
-  f = await fixture();
-});
-afterEach(async () => {
-  await f.cleanup();
-});
+const f = useFixture();
 
 describe('tasty token', () => {
   it('prints the token and a newline, nothing else; N sequential runs → 1 mint', async () => {
