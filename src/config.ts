@@ -55,15 +55,18 @@ export function writeFileAtomic(path: string, data: string): void {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
   try {
-    fs.fchmodSync(fd, 0o600);
-    fs.writeSync(fd, data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  try {
+    try {
+      fs.fchmodSync(fd, 0o600);
+      const buf = Buffer.from(data);
+      // writeSync may write less than asked (a filling disk): loop, and fail rather than leave a short file.
+      for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
     fs.renameSync(tmp, path);
   } catch (e) {
+    // Never leave a temp file behind (a full disk would otherwise collect empty ones).
     fs.rmSync(tmp, { force: true });
     throw e;
   }

@@ -131,6 +131,8 @@ export class Context {
         env: this.env,
         now: this.now,
         client: (e) => this.client(e),
+        api: (e) => this.baseUrl(e).baseUrl,
+        keychainService: () => this.keychainService(),
         keychain: this.io.keychain ?? (async () => new (await import('./auth/keychain.ts')).KeychainStore({ service: this.keychainService() })),
         warn: (m) => this.out.warn(m),
         notice: (m) => this.out.info(this.out.ec.yellow(m)),

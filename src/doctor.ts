@@ -1,7 +1,7 @@
 // tasty doctor: find the cause from the outside in, one line per check, with the exact fix.
 import { statSync } from 'node:fs';
 import { probeConnect, probeDns } from './api/probe.ts';
-import { credentialsPath, ENV_PAIRS } from './auth/credentials.ts';
+import { credentialsPath, ENV_PAIRS, envPairFor } from './auth/credentials.ts';
 import { describeEnvironment } from './auth/storage.ts';
 import type { Environment } from './config.ts';
 import type { Context } from './context.ts';
@@ -86,7 +86,7 @@ export async function diagnose(ctx: Context, environment: Environment, opts: { f
   } else {
     const c = st.credentials;
     const rt = st.refreshToken;
-    const raw = c.source === 'env' ? ENV_PAIRS.map(([s, r]) => [ctx.env[s], ctx.env[r]]).find(([s, r]) => s && r) : undefined;
+    const raw = c.source === 'env' ? [envPairFor(environment), ...ENV_PAIRS].map(([s, r]) => [ctx.env[s], ctx.env[r]]).find(([s, r]) => s && r) : undefined;
     const damaged = raw?.some((v) => v !== undefined && v !== v.trim().replace(/^["'`]|["'`]$/g, ''));
     if (/\s/.test(c.clientSecret)) {
       add({ id: 'credentials', title: 'Credentials', status: 'fail', summary: 'the client secret contains whitespace', fix: 'copy the client secret again without spaces or line breaks', cause: 'whitespace' });
@@ -106,8 +106,10 @@ export async function diagnose(ctx: Context, environment: Environment, opts: { f
     }
   }
 
-  const held = st.rejection?.held ? st.rejection : undefined;
-  if (held) {
+  const held = st.rejection?.held === true ? st.rejection : undefined;
+  if (st.rejection?.held === 'unknown') {
+    add({ id: 'rejection', title: 'Held rejection', status: 'warn', summary: `cannot tell whether the rejection on record (${st.rejection.at.replace('T', ' ').slice(0, 19)} UTC, "${oneLine(st.rejection.description)}") applies: the credentials could not be read`, cause: 'rejection_unknown' });
+  } else if (held) {
     const advice = rejectionAdvice(held.description, environment);
     add({ id: 'rejection', title: 'Held rejection', status: 'fail', summary: `tastytrade rejected these credentials at ${held.at.replace('T', ' ').slice(0, 19)} UTC: "${oneLine(held.description)}"; not resent`, fix: advice.hint, cause: advice.cause });
   } else add({ id: 'rejection', title: 'Held rejection', status: 'ok', summary: 'none' });

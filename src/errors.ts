@@ -121,3 +121,28 @@ export class KeychainError extends TastyError {
     super(message, ExitCode.keychain, { hint, cause: 'keychain_unavailable', error });
   }
 }
+
+/** The config directory cannot hold the state (full disk, read-only, not a directory): nothing is sent. */
+export class StateDirError extends TastyError {
+  constructor(message: string, error?: unknown) {
+    super(message, ExitCode.usage, {
+      cause: 'config_dir_unwritable',
+      error,
+      hint: 'free some space or make it writable, or point TASTY_CONFIG_DIR at a writable directory; tasty records every token and rejection there before it sends credentials',
+    });
+  }
+}
+
+export function stateDirError(dir: string, e: unknown): StateDirError {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  const why: Record<string, string> = {
+    ENOSPC: 'the disk is full',
+    EDQUOT: 'the disk quota is exceeded',
+    EROFS: 'it is on a read-only file system',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+    ENOTDIR: 'a path component is not a directory',
+    EISDIR: 'a file there is a directory',
+  };
+  return new StateDirError(`cannot write to the config directory ${dir}: ${(code && why[code]) ?? code ?? String(e)}`, e);
+}

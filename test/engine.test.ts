@@ -4,10 +4,10 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiClient } from '../src/api/client.ts';
-import { cleanSecret, credentialFingerprint, fromEnv, fromFile, writeToFile } from '../src/auth/credentials.ts';
+import { cleanSecret, fromEnv, fromFile, writeToFile } from '../src/auth/credentials.ts';
 import { AuthEngine } from '../src/auth/engine.ts';
-import { decodeRefreshToken, fingerprint, mask } from '../src/auth/jwt.ts';
-import { readState, reuseMarginMs, STATE_FILE } from '../src/auth/state.ts';
+import { decodeRefreshToken, mask } from '../src/auth/jwt.ts';
+import { emptyState, identity, readState, reuseMarginMs, STATE_FILE } from '../src/auth/state.ts';
 import { CredentialsRejectedError, ExitCode, NotLoggedInError, type TastyError } from '../src/errors.ts';
 import { makeRefreshToken } from './emulator/emulator.ts';
 import { MemoryStore, tmpDir, useEmulator } from './helpers.ts';
@@ -27,6 +27,7 @@ function engine(env: Record<string, string> = {}): AuthEngine {
     env,
     now: () => clock,
     client: async () => client,
+    api: () => emu.url,
     keychain: async () => {
       keychainLoads++;
       return store;
@@ -99,12 +100,14 @@ describe('jwt and fingerprints', () => {
     expect(decodeRefreshToken('aaa.bbb.ccc')).toMatchObject({ ok: false, problem: expect.stringMatching(/do not decode/) });
   });
 
-  it('fingerprints are short, stable, and differ per secret', () => {
-    expect(fingerprint('a')).toHaveLength(16);
-    expect(fingerprint('a')).toBe(fingerprint('a'));
-    expect(fingerprint('a')).not.toBe(fingerprint('b'));
+  it('identities are keyed hashes: stable under one key, different per secret and per key', () => {
     const c = { clientSecret: 's', refreshToken: 'r' };
-    expect(credentialFingerprint(c)).not.toBe(credentialFingerprint({ ...c, clientSecret: 's2' }));
+    const k = emptyState();
+    expect(identity(k, c)).toHaveLength(32);
+    expect(identity(k, c)).toBe(identity(k, { ...c }));
+    expect(identity(k, c)).not.toBe(identity(k, { ...c, clientSecret: 's2' }));
+    // Keyed: the same secrets have another identity under another state's key (nothing to look up across files).
+    expect(identity(emptyState(), c)).not.toBe(identity(k, c));
     expect(mask('5WX01234abcd')).toBe('5WX0…abcd');
   });
 });
@@ -125,7 +128,7 @@ describe('token cache', () => {
   });
 
   it('the margin shrinks for very short lifetimes (a quarter of the life)', () => {
-    const t = { accessToken: 'a', tokenType: 'Bearer', mintedAt: new Date(0).toISOString(), expiresAt: new Date(8_000).toISOString(), fingerprint: 'f', source: 'env' as const };
+    const t = { accessToken: 'a', tokenType: 'Bearer', mintedAt: new Date(0).toISOString(), expiresAt: new Date(8_000).toISOString(), };
     expect(reuseMarginMs(t)).toBe(2_000);
     expect(reuseMarginMs({ ...t, expiresAt: new Date(900_000).toISOString() })).toBe(60_000);
   });
@@ -167,7 +170,7 @@ describe('token cache', () => {
         expect(warnings[0]).toMatch(/ignoring it/);
       }
       expect(readState(dir).problem).toBeUndefined();
-      expect(readState(dir).state.environments.sandbox?.token?.accessToken).toBe(r.token.accessToken);
+      expect(readState(dir).state.tokens[0]?.accessToken).toBe(r.token.accessToken);
     });
   }
 });
@@ -192,7 +195,7 @@ describe('rejection guard', () => {
     const e1 = await engine(envCreds()).getToken('sandbox').catch((x: unknown) => x);
     expect(e1).toBeInstanceOf(CredentialsRejectedError);
     expect(emu.tokenRequests).toBe(1);
-    const held = readState(dir).state.environments.sandbox?.rejection;
+    const held = readState(dir).state.rejections[0];
     expect(held).toMatchObject({ description: 'Grant revoked', code: 'grant_revoked' });
     for (let i = 0; i < 5; i++) {
       const e = (await engine(envCreds()).getToken('sandbox').catch((x: unknown) => x)) as TastyError;
@@ -200,11 +203,16 @@ describe('rejection guard', () => {
       expect(e.message).toMatch(/"Grant revoked".*not sent again/);
     }
     expect(emu.tokenRequests).toBe(1);
-    // New credentials (a new grant): the guard does not apply, and a success clears it.
+    // New credentials (a new grant): the guard does not apply to them, and their success does not clear the
+    // rejection of the old ones (which a stale variable or cron job may still hold).
+    const revoked = envCreds();
     emu.refreshToken = makeRefreshToken();
     const ok = await engine(envCreds()).getToken('sandbox');
     expect(ok.minted).toBe(true);
-    expect(readState(dir).state.environments.sandbox?.rejection).toBeUndefined();
+    expect(readState(dir).state.rejections).toHaveLength(1);
+    const back = (await engine(revoked).getToken('sandbox').catch((x: unknown) => x)) as TastyError;
+    expect(back.exitCode).toBe(4);
+    expect(emu.tokenRequests).toBe(2);
   });
 
   it('transient failures do not arm the guard', async () => {
@@ -217,7 +225,7 @@ describe('rejection guard', () => {
     emu.inject('token', { kind: 'hang' });
     const hung = engine(envCreds());
     await expect(hung.getToken('sandbox')).rejects.toMatchObject({ exitCode: ExitCode.unreachable });
-    expect(readState(dir).state.environments.sandbox?.rejection).toBeUndefined();
+    expect(readState(dir).state.rejections).toHaveLength(0);
     expect((await engine(envCreds()).getToken('sandbox')).minted).toBe(true);
   });
 
@@ -258,6 +266,7 @@ describe('API calls through the engine', () => {
       env: envCreds(),
       now: Date.now,
       client: async () => new ApiClient({ baseUrl: emu.url, environment: 'sandbox', timeoutMs: 2000, userAgent: 'tasty-cli/test', env: {}, retry: { maxRetries: 0, baseDelayMs: 1, retryAfterCapMs: 5 } }),
+      api: () => emu.url,
       keychain: async () => store,
       warn: () => {},
       timeoutMs: 2000,
@@ -267,7 +276,7 @@ describe('API calls through the engine', () => {
     await new Promise((r) => setTimeout(r, 4_500));
     const mintsHealthy = emu.mints;
     expect(mintsHealthy).toBeGreaterThanOrEqual(3); // 1 + about one per 2 s
-    const st = readState(dir).state.environments.sandbox?.token;
+    const st = readState(dir).state.tokens[0];
     expect(Date.parse(st?.expiresAt ?? '') - Date.now()).toBeGreaterThan(0); // never lapsed
     eng.setMintCooldown(1_000);
     emu.inject('token', { kind: 'status', status: 500 }, Number.POSITIVE_INFINITY);

@@ -127,7 +127,7 @@ describe('login --stdin --insecure-storage (file store)', () => {
     f.emu.expiresIn = 1;
     // Force a mint: drop the cached token by letting the emulator revoke it and asking for a fresh one.
     const st0 = JSON.parse(readFileSync(join(f.dir, 'state.json'), 'utf8'));
-    st0.environments.sandbox.token.expiresAt = new Date(Date.now() - 1000).toISOString();
+    st0.tokens[0].expiresAt = new Date(Date.now() - 1000).toISOString();
     const { writeFileSync } = await import('node:fs');
     writeFileSync(join(f.dir, 'state.json'), JSON.stringify(st0));
     expect((await f.run(['token'])).code).toBe(4);

@@ -112,7 +112,7 @@ describe('tasty token', () => {
     expect(r.code).toBe(0);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/state\.json is damaged/);
-    expect(JSON.parse(readFileSync(join(f.dir, 'state.json'), 'utf8')).version).toBe(1);
+    expect(JSON.parse(readFileSync(join(f.dir, 'state.json'), 'utf8')).version).toBe(2);
     const again = await f.run(['token']);
     expect(again.stderr).toBe('');
   });

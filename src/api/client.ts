@@ -304,8 +304,8 @@ export class ApiClient {
       body,
       retry: o.retry !== false,
       // Never retry a 4xx (a rejected grant resent is how IPs get blocked), except the sandbox's
-      // documented transient invalid_request, which is not a failed login.
-      retryable: (s, text) => s >= 500 || s === 429 || (s === 400 && /"invalid_request"/.test(text)),
+      // documented transient "User is not a TastyTrade customer", which is not a failed login.
+      retryable: (s, text) => s >= 500 || s === 429 || (s === 400 && this.o.environment === 'sandbox' && isTransientSandboxRefusal(text)),
     });
     if (r.status === 200) {
       const o = (r.json ?? {}) as Record<string, unknown>;
@@ -334,7 +334,7 @@ export class ApiClient {
         `tastytrade refused the token request: "${oneLine(err.message ?? 'invalid_request').slice(0, 200)}" (invalid_request)`,
         r.status,
         err.code,
-        this.o.environment === 'sandbox'
+        this.o.environment === 'sandbox' && isTransientSandboxRefusal(r.text)
           ? 'the sandbox fails this way now and then; it was retried already, try again in a minute'
           : 'try again in a minute; if it persists, run `tasty doctor`',
         'transient_invalid_request',
@@ -389,4 +389,9 @@ export class ApiClient {
   async probe(path: string): Promise<ApiResponse> {
     return this.send('GET', path, { retry: false });
   }
+}
+
+/** The sandbox's documented transient refusal: `invalid_request` "User is not a TastyTrade customer". */
+export function isTransientSandboxRefusal(text: string): boolean {
+  return /"invalid_request"/.test(text) && /not a tasty ?trade customer/i.test(text);
 }

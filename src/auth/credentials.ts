@@ -4,7 +4,6 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { type Env, type Environment, ENVIRONMENTS, readFileIfExists, writeFileAtomic } from '../config.ts';
 import { TastyError } from '../errors.ts';
-import { fingerprint } from './jwt.ts';
 import type { StoredSecrets } from './keychain.ts';
 import type { SourceKind } from './state.ts';
 
@@ -27,14 +26,17 @@ export function cleanSecret(v: string): string {
   return s;
 }
 
-export function credentialFingerprint(c: StoredSecrets): string {
-  return fingerprint(`${c.refreshToken}\n${c.clientSecret}`);
-}
-
+/** Variables that hold credentials for every environment (the names tastytrade's own tools use too). */
 export const ENV_PAIRS = [
   ['TASTY_CLIENT_SECRET', 'TASTY_REFRESH_TOKEN'],
   ['TASTYTRADE_CLIENT_SECRET', 'TASTYTRADE_REFRESH_TOKEN'],
 ] as const;
+
+/** Variables that hold one environment's credentials; they outrank the generic pairs for that environment. */
+export function envPairFor(environment: Environment): readonly [string, string] {
+  const e = environment.toUpperCase();
+  return [`TASTY_${e}_CLIENT_SECRET`, `TASTY_${e}_REFRESH_TOKEN`];
+}
 
 export interface EnvLookup {
   credentials?: Credentials;
@@ -42,9 +44,14 @@ export interface EnvLookup {
   incomplete?: string;
 }
 
-export function fromEnv(env: Env): EnvLookup {
+/**
+ * Credentials from environment variables: `TASTY_<ENVIRONMENT>_CLIENT_SECRET` + `…_REFRESH_TOKEN` for that
+ * environment, then the generic pairs. Without an environment, the generic pairs only.
+ */
+export function fromEnv(env: Env, environment?: Environment): EnvLookup {
   let incomplete: string | undefined;
-  for (const [s, r] of ENV_PAIRS) {
+  const pairs = environment ? [envPairFor(environment), ...ENV_PAIRS] : ENV_PAIRS;
+  for (const [s, r] of pairs) {
     const secret = env[s] !== undefined ? cleanSecret(env[s] ?? '') : '';
     const refresh = env[r] !== undefined ? cleanSecret(env[r] ?? '') : '';
     if (secret && refresh) return { credentials: { clientSecret: secret, refreshToken: refresh, source: 'env', where: `environment variables ${s} + ${r}` } };
@@ -61,10 +68,40 @@ export function credentialsPath(dir: string): string {
 
 type FileShape = { version: 1; environments: Partial<Record<Environment, StoredSecrets & { storedAt?: string }>> };
 
-function readFileStore(dir: string): FileShape {
+/**
+ * Plaintext secrets are used only from a private file in a private directory of this user: a credentials file
+ * that others can read, or one in a directory owned by someone else, is refused (never used silently).
+ */
+export function checkPrivate(dir: string, path: string, platform: NodeJS.Platform = process.platform, uid = process.getuid?.()): void {
+  if (platform === 'win32' || uid === undefined) return;
+  const quoted = (p: string) => `'${p.replace(/'/g, `'\\''`)}'`;
+  let st: fs.Stats;
+  let dst: fs.Stats;
+  try {
+    st = fs.lstatSync(path);
+    dst = fs.statSync(dir);
+  } catch {
+    return; // gone meanwhile: the read reports it
+  }
+  if (dst.uid !== uid || st.uid !== uid) {
+    throw new TastyError(`${path} is owned by another user (uid ${st.uid === uid ? dst.uid : st.uid}); tasty does not use secrets it does not own`, 2, {
+      hint: `point TASTY_CONFIG_DIR at a directory of your own, or run \`tasty login --insecure-storage\` again as this user`,
+      cause: 'credentials_file_foreign',
+    });
+  }
+  if ((st.mode & 0o077) !== 0) {
+    throw new TastyError(`${path} is readable by others (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); tasty does not use secrets others can read`, 2, {
+      hint: `run \`chmod 600 ${quoted(path)}\` (and consider the grant exposed: create a new one), or \`tasty logout\``,
+      cause: 'credentials_file_exposed',
+    });
+  }
+}
+
+function readFileStore(dir: string, check = true): FileShape {
   const path = credentialsPath(dir);
   const text = readFileIfExists(path);
   if (text === undefined) return { version: 1, environments: {} };
+  if (check) checkPrivate(dir, path);
   try {
     const o = JSON.parse(text) as FileShape;
     if (typeof o !== 'object' || o === null || typeof o.environments !== 'object' || o.environments === null) throw new Error('shape');
@@ -95,18 +132,34 @@ export function writeToFile(dir: string, environment: Environment, s: StoredSecr
 /** Remove an environment from the file; deletes the file when nothing is left. True when something was removed. */
 export function removeFromFile(dir: string, environment: Environment): boolean {
   const path = credentialsPath(dir);
-  if (readFileIfExists(path) === undefined) return false;
+  // A login killed between writing its temp file and the rename leaves plaintext secrets beside the file.
+  let swept = false;
+  for (const name of safeReaddir(dir)) {
+    if (/^credentials\.json\.\d+\.[0-9a-f]{8}\.tmp$/.test(name)) {
+      fs.rmSync(join(dir, name), { force: true });
+      swept = true;
+    }
+  }
+  if (readFileIfExists(path) === undefined) return swept;
   const cur = readFileStoreLenient(dir);
   const had = cur.environments[environment] !== undefined;
   delete cur.environments[environment];
   if (ENVIRONMENTS.every((e) => cur.environments[e] === undefined)) fs.rmSync(path, { force: true });
   else if (had) writeFileAtomic(path, `${JSON.stringify(cur, null, 2)}\n`);
-  return had;
+  return had || swept;
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
 function readFileStoreLenient(dir: string): FileShape {
   try {
-    return readFileStore(dir);
+    return readFileStore(dir, false);
   } catch {
     return { version: 1, environments: {} };
   }

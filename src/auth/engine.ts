@@ -1,29 +1,61 @@
 // The auth engine: one function gives a valid access token, minted only when needed, shared safely
 // between processes (single flight under a lock), never resending credentials tastytrade rejected.
+// Every token and rejection is keyed by (environment, API base URL, identity of the credentials): several
+// credential sets (variables, the keychain, a second keychain service) never share a token or a rejection.
 import { join } from 'node:path';
 import type { ApiClient, ApiResponse, TokenResponse } from '../api/client.ts';
 import type { Env, Environment } from '../config.ts';
-import { CredentialsRejectedError, NotLoggedInError, type TastyError } from '../errors.ts';
-import { type Credentials, credentialFingerprint, fromEnv, fromFile } from './credentials.ts';
+import { CredentialsRejectedError, NotLoggedInError, StateDirError, stateDirError, type TastyError } from '../errors.ts';
+import { type Credentials, fromEnv, fromFile, writeToFile } from './credentials.ts';
 import type { SecretStore } from './keychain.ts';
 import { acquireLock } from './lock.ts';
-import { type CachedToken, readState, remainingMs, reuseMarginMs, type State, writeState } from './state.ts';
+import {
+  type CachedToken,
+  clearRejection,
+  dropTokens,
+  findBinding,
+  findRejection,
+  findToken,
+  identity,
+  putBinding,
+  putRejection,
+  putToken,
+  readState,
+  remainingMs,
+  reuseMarginMs,
+  type Slot,
+  type State,
+  writeState,
+} from './state.ts';
+
+/** How the engine reads and writes the state file; injectable so unit tests can fail a write. */
+export interface StateIo {
+  read(dir: string): { state: State; problem?: string };
+  write(dir: string, state: State, now: number): void;
+}
+
+const fileStateIo: StateIo = { read: readState, write: writeState };
 
 export interface AuthDeps {
   dir: string;
   env: Env;
   now: () => number;
   client: (environment: Environment) => Promise<ApiClient>;
+  /** The API base URL of an environment (part of every token's and rejection's key). */
+  api: (environment: Environment) => string;
   /** The keychain; built lazily so the hot path never loads the native module. */
   keychain: () => Promise<SecretStore>;
+  /** The keychain service name the keychain uses (part of the keychain binding's key). */
+  keychainService?: () => string;
   warn: (msg: string) => void;
   /** Human notes (suppressed with --json). */
   notice?: (msg: string) => void;
   debug?: (msg: string) => void;
   /** Called with each secret the engine handles, so outputs can redact them. */
   secret?: (s: string) => void;
-  /** Network timeout, used to size the lock's stale timeout. */
+  /** Network timeout, used to size how long a mint may hold the lock. */
   timeoutMs: number;
+  stateIo?: StateIo;
 }
 
 export interface TokenResult {
@@ -35,16 +67,25 @@ export interface TokenResult {
 
 export const LOCK_FILE = 'state.lock';
 
+/** Remove every occurrence of the secrets from server-supplied text (a server that echoes the request). */
+export function scrub(text: string, secrets: readonly string[]): string {
+  let t = text.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069]/g, ' ');
+  for (const s of secrets) if (s) t = t.split(s).join('[redacted]');
+  return t.slice(0, 300);
+}
+
 export class AuthEngine {
   private readonly d: AuthDeps;
+  private readonly io: StateIo;
   private warned = false;
   private noticed = false;
   private mintCooldownMs = 0;
-  private lastMintFailure: { at: number; error: unknown } | undefined;
+  private lastMintFailure: { at: number; error: unknown; fp: string } | undefined;
   private keychainP: Promise<SecretStore> | undefined;
 
   constructor(deps: AuthDeps) {
     this.d = deps;
+    this.io = deps.stateIo ?? fileStateIo;
   }
 
   /** After a failed mint, do not try again for this long (long-running commands: at most one per minute). */
@@ -57,9 +98,17 @@ export class AuthEngine {
     return this.keychainP;
   }
 
+  private service(): string {
+    return this.d.keychainService?.() ?? 'tasty';
+  }
+
+  api(environment: Environment): string {
+    return this.d.api(environment);
+  }
+
   /** Read the state, warning once per process when it had to be discarded. */
   state(): State {
-    const { state, problem } = readState(this.d.dir);
+    const { state, problem } = this.io.read(this.d.dir);
     if (problem && !this.warned) {
       this.warned = true;
       this.d.warn(`warning: ${problem}; ignoring it (it is rewritten on the next token mint)`);
@@ -67,9 +116,14 @@ export class AuthEngine {
     return state;
   }
 
+  /** The key of everything these credentials own at this environment's API, under this state's key. */
+  slot(state: State, environment: Environment, creds: Credentials): Slot {
+    return { env: environment, api: this.d.api(environment), fp: identity(state, creds) };
+  }
+
   /** Credentials that can be had without the keychain: environment variables, then the credentials file. */
   cheapCredentials(environment: Environment): Credentials | undefined {
-    const e = fromEnv(this.d.env);
+    const e = fromEnv(this.d.env, environment);
     if (e.credentials) return e.credentials;
     const f = fromFile(this.d.dir, environment);
     if (f && !this.noticed) {
@@ -106,15 +160,18 @@ export class AuthEngine {
   }
 
   /**
-   * The cached token, if it is valid and belongs to the current credentials. For keychain credentials
-   * (not read on the hot path) the token counts as theirs when it was minted from the keychain: login and
-   * logout are the only writers of both.
+   * The identity of the current credentials without the keychain: computed from variables or the file, or, for
+   * keychain credentials (not read on the hot path), the binding login and every keychain read record.
    */
-  private cachedFor(state: State, environment: Environment, cheap: Credentials | undefined, minValidityMs?: number): CachedToken | undefined {
-    const t = state.environments[environment]?.token;
-    if (!this.usable(t, minValidityMs)) return undefined;
-    if (cheap) return t.fingerprint === credentialFingerprint(cheap) ? t : undefined;
-    return t.source === 'keychain' ? t : undefined;
+  private hotIdentity(state: State, environment: Environment, cheap: Credentials | undefined): string | undefined {
+    if (cheap) return identity(state, cheap);
+    return findBinding(state, environment, this.service())?.fp;
+  }
+
+  /** The cached token of the current credentials at this environment's API, valid or not (status, keepAlive). */
+  currentToken(environment: Environment, state = this.state()): CachedToken | undefined {
+    const fp = this.hotIdentity(state, environment, this.cheapCredentials(environment));
+    return fp ? findToken(state, { env: environment, api: this.d.api(environment), fp }) : undefined;
   }
 
   /**
@@ -123,112 +180,183 @@ export class AuthEngine {
    */
   async getToken(environment: Environment, o: { minValidityMs?: number; replacing?: string } = {}): Promise<TokenResult> {
     const cheap = this.cheapCredentials(environment);
-    // Hot path: a valid cached token costs one file read: no keychain, no lock, no network.
-    const hot = this.cachedFor(this.state(), environment, cheap, o.minValidityMs);
-    if (hot && hot.accessToken !== o.replacing) {
+    const api = this.d.api(environment);
+    // Hot path: a valid cached token of these credentials at this API costs one file read: no keychain, no lock.
+    const state = this.state();
+    const hotFp = this.hotIdentity(state, environment, cheap);
+    const hot = hotFp ? findToken(state, { env: environment, api, fp: hotFp }) : undefined;
+    if (this.usable(hot, o.minValidityMs) && hot.accessToken !== o.replacing) {
       this.d.secret?.(hot.accessToken);
       return { token: hot, minted: false };
     }
     const creds = cheap ? this.register(cheap) : await this.credentials(environment);
     if (!creds) throw new NotLoggedInError(environment);
-    const fp = credentialFingerprint(creds);
-    this.throwIfHeld(this.state(), environment, fp);
+    const slot = this.slot(state, environment, creds);
+    this.throwIfHeld(state, slot, creds);
     const failed = this.lastMintFailure;
-    if (failed && this.d.now() - failed.at < this.mintCooldownMs) {
+    if (failed && failed.fp === slot.fp && this.d.now() - failed.at < this.mintCooldownMs) {
       // Cooling down after a failed mint: use what is left of the cached token, else fail without a request.
-      const left = this.state().environments[environment]?.token;
-      if (left && left.fingerprint === fp && remainingMs(left, this.d.now()) > 0 && left.accessToken !== o.replacing) return { token: left, minted: false };
+      const left = findToken(this.state(), slot);
+      if (left && remainingMs(left, this.d.now()) > 0 && left.accessToken !== o.replacing) return { token: left, minted: false };
       throw failed.error;
     }
 
-    return this.withStateLock(async (state) => {
+    return this.withStateLock(async (st) => {
+      const s = this.slot(st, environment, creds);
+      const rebound = this.bind(st, environment, creds, s.fp);
       // Someone may have minted while we waited for the lock.
-      const fresh = state.environments[environment]?.token;
-      if (this.usable(fresh, o.minValidityMs) && fresh.fingerprint === fp && fresh.accessToken !== o.replacing) {
+      const fresh = findToken(st, s);
+      if (this.usable(fresh, o.minValidityMs) && fresh.accessToken !== o.replacing) {
+        if (rebound) this.save(st);
         this.d.secret?.(fresh.accessToken);
         return { token: fresh, minted: false, credentials: creds };
       }
-      this.throwIfHeld(state, environment, fp);
-      const token = await this.mintLocked(environment, creds, state);
+      this.throwIfHeld(st, s, creds);
+      const token = await this.mintLocked(environment, creds, st, s);
       return { token, minted: true, credentials: creds };
-    });
+    }, slot.fp);
   }
 
   /** One live mint whatever the cache holds (doctor). `force` sends even while a rejection is held. */
   async mintFresh(environment: Environment, creds: Credentials, force = false): Promise<CachedToken> {
-    if (!force) this.throwIfHeld(this.state(), environment, credentialFingerprint(creds));
-    return this.withStateLock((state) => this.mintLocked(environment, creds, state));
+    const state = this.state();
+    const slot = this.slot(state, environment, creds);
+    if (!force) this.throwIfHeld(state, slot, creds);
+    return this.withStateLock((st) => {
+      const s = this.slot(st, environment, creds);
+      this.bind(st, environment, creds, s.fp);
+      return this.mintLocked(environment, creds, st, s);
+    }, slot.fp);
   }
 
-  private lockOptions() {
-    // A live holder can legitimately take a mint with retries; a dead one is detected at once by pid.
-    const staleMs = this.d.timeoutMs * 3 + 5_000;
-    return { staleMs, waitMs: staleMs + 2_000 };
+  /** Remember which credentials the keychain holds (the hot path's way to know them without reading it). */
+  private bind(state: State, environment: Environment, creds: Credentials, fp: string): boolean {
+    if (creds.source !== 'keychain') return false;
+    const service = this.service();
+    if (findBinding(state, environment, service)?.fp === fp) return false;
+    putBinding(state, { env: environment, service, fp, at: new Date(this.d.now()).toISOString() });
+    return true;
   }
 
-  private throwIfHeld(state: State, environment: Environment, fp: string): void {
-    const r = state.environments[environment]?.rejection;
-    if (r && r.fingerprint === fp) throw new CredentialsRejectedError(environment, r.description, { held: true, since: r.at });
+  /** How long a mint may hold the lock: the request with its retries and backoff, with room to spare. */
+  private holdMs(): number {
+    return this.d.timeoutMs * 3 + 5_000;
   }
 
-  /** Mint with the lock held, then record the token (or the rejection) in the state file. */
-  private async mintLocked(environment: Environment, creds: Credentials, state: State): Promise<CachedToken> {
+  private throwIfHeld(state: State, slot: Slot, creds: Credentials): void {
+    const r = findRejection(state, slot, creds);
+    if (r) throw new CredentialsRejectedError(slot.env, r.description, { held: true, since: r.at });
+  }
+
+  /** The rejection held for these credentials at this environment's API, if any. */
+  heldRejection(state: State, environment: Environment, creds: Credentials) {
+    return findRejection(state, this.slot(state, environment, creds), creds);
+  }
+
+  /**
+   * Mint with the lock held, then record the token (or the rejection) in the state file. The state is written
+   * BEFORE the request: if a rejection could not be recorded, the credentials are not sent at all.
+   */
+  private async mintLocked(environment: Environment, creds: Credentials, state: State, slot: Slot): Promise<CachedToken> {
+    this.saveStrict(state);
     const client = await this.d.client(environment);
-    const fp = credentialFingerprint(creds);
     let res: TokenResponse;
     try {
       this.d.debug?.(`minting a ${environment} access token (credentials from ${creds.where})`);
       // Long-running commands (a mint cooldown is set) send one request per attempt: no retries.
       res = await client.mint(creds.refreshToken, creds.clientSecret, { retry: this.mintCooldownMs === 0 });
     } catch (e) {
-      this.lastMintFailure = { at: this.d.now(), error: e };
+      this.lastMintFailure = { at: this.d.now(), error: e, fp: slot.fp };
       if (e instanceof CredentialsRejectedError) {
-        this.holdRejection(state, environment, fp, e);
-        delete state.environments[environment]?.token;
+        this.holdRejection(state, slot, e, creds);
+        dropTokens(state, (t) => t.env === slot.env && t.api === slot.api && t.fp === slot.fp);
         this.save(state);
       }
       throw e;
     }
     this.lastMintFailure = undefined;
-    return this.record(state, environment, creds, res);
+    const kept = await this.adoptRefreshToken(environment, creds, res);
+    return this.record(state, environment, kept, res);
   }
 
-  /** Remember a rejection of the credentials with this fingerprint: they are not sent again until they change. */
-  holdRejection(state: State, environment: Environment, fingerprint: string, e: CredentialsRejectedError): void {
-    const es = (state.environments[environment] ??= {});
-    es.rejection = { fingerprint, at: new Date(this.d.now()).toISOString(), code: e.cause_, description: e.description };
+  /**
+   * tastytrade's refresh tokens do not rotate today, but a response that carries a new one is kept: in the store the
+   * credentials came from (variables cannot be updated: the user is told).
+   */
+  private async adoptRefreshToken(environment: Environment, creds: Credentials, res: TokenResponse): Promise<Credentials> {
+    const next = res.refreshToken;
+    if (!next || next === creds.refreshToken) return creds;
+    this.d.secret?.(next);
+    const updated: Credentials = { ...creds, refreshToken: next };
+    try {
+      if (creds.source === 'keychain') await (await this.keychain()).set(environment, { clientSecret: creds.clientSecret, refreshToken: next });
+      else if (creds.source === 'file') writeToFile(this.d.dir, environment, { clientSecret: creds.clientSecret, refreshToken: next }, new Date(this.d.now()));
+      else {
+        this.d.warn(`note: tastytrade issued a new refresh token, which cannot be saved into ${creds.where}; run \`tasty login --env ${environment}\` to store credentials tasty can keep current`);
+        return creds;
+      }
+      this.d.debug?.(`tastytrade issued a new refresh token; stored it in ${creds.where}`);
+      return updated;
+    } catch (e) {
+      this.d.warn(`warning: tastytrade issued a new refresh token that could not be stored (${(e as Error).message}); the old one is kept`);
+      return creds;
+    }
   }
 
-  /** Store a freshly minted token (and clear any rejection of these credentials). */
+  /** Remember a rejection of exactly these credentials at this API: they are not sent there again until they change. */
+  holdRejection(state: State, slot: Slot, e: CredentialsRejectedError, creds: Credentials): void {
+    putRejection(state, {
+      ...slot,
+      at: new Date(this.d.now()).toISOString(),
+      code: e.cause_,
+      // Server text is hostile: a server that echoes the request must not get a secret into the state file.
+      description: scrub(e.description, [creds.clientSecret, creds.refreshToken]),
+    });
+  }
+
+  /** Store a freshly minted token of these credentials at this API, and clear their rejection (theirs only). */
   record(state: State, environment: Environment, creds: Credentials, res: TokenResponse): CachedToken {
     const now = this.d.now();
+    const slot = this.slot(state, environment, creds);
     const token: CachedToken = {
+      ...slot,
       accessToken: res.accessToken,
       tokenType: res.tokenType,
       expiresAt: new Date(now + res.expiresIn * 1000).toISOString(),
       mintedAt: new Date(now).toISOString(),
-      fingerprint: credentialFingerprint(creds),
       source: creds.source,
     };
     this.d.secret?.(token.accessToken);
-    const es = (state.environments[environment] ??= {});
-    es.token = token;
-    delete es.rejection;
+    putToken(state, token);
+    clearRejection(state, slot, creds);
+    this.bind(state, environment, creds, slot.fp);
     this.save(state);
     return token;
   }
 
   private save(state: State): void {
     try {
-      writeState(this.d.dir, state);
+      this.io.write(this.d.dir, state, this.d.now());
     } catch (e) {
       this.d.warn(`warning: could not write the token cache in ${this.d.dir} (${(e as NodeJS.ErrnoException).code ?? e}); tokens will be minted each run`);
     }
   }
 
-  /** Run under the state lock with a fresh read of the state: every mint and every read-modify-write of it. */
-  async withStateLock<T>(fn: (state: State) => Promise<T> | T): Promise<T> {
-    const release = await acquireLock(join(this.d.dir, LOCK_FILE), this.lockOptions());
+  /** Write the state or fail with a clear error (before credentials are sent). */
+  private saveStrict(state: State): void {
+    try {
+      this.io.write(this.d.dir, state, this.d.now());
+    } catch (e) {
+      throw e instanceof StateDirError ? e : stateDirError(this.d.dir, e);
+    }
+  }
+
+  /**
+   * Run under the state lock with a fresh read of the state: every mint and every read-modify-write of it.
+   * `fp` names the credentials this holder will send, so a waiter never sends credentials whose outcome is pending.
+   */
+  async withStateLock<T>(fn: (state: State) => Promise<T> | T, fp?: string): Promise<T> {
+    const release = await acquireLock(join(this.d.dir, LOCK_FILE), { holdMs: this.holdMs(), fp, now: this.d.now });
     try {
       return await fn(this.state());
     } finally {
@@ -237,7 +365,7 @@ export class AuthEngine {
   }
 
   saveState(state: State): void {
-    writeState(this.d.dir, state);
+    this.saveStrict(state);
   }
 
   /**
@@ -275,7 +403,7 @@ export class AuthEngine {
     };
     const tick = async () => {
       try {
-        const cur = this.state().environments[environment]?.token;
+        const cur = this.currentToken(environment);
         const want = cur ? ahead(cur) : undefined;
         const r = await this.getToken(environment, { minValidityMs: want });
         schedule(remainingMs(r.token, this.d.now()) - ahead(r.token));
@@ -289,7 +417,7 @@ export class AuthEngine {
         schedule(minRetry);
       }
     };
-    const cur = this.state().environments[environment]?.token;
+    const cur = this.currentToken(environment);
     schedule(cur ? remainingMs(cur, this.d.now()) - ahead(cur) : 0);
     return () => {
       stopped = true;
@@ -297,11 +425,21 @@ export class AuthEngine {
     };
   }
 
-  /** Forget the cached token and rejection of an environment (logout, login). */
-  static clearEnvironment(state: State, environment: Environment): boolean {
-    const had = state.environments[environment] !== undefined;
-    delete state.environments[environment];
-    return had;
+  /**
+   * Forget what the given credentials own in an environment (logout): their tokens and rejections at every API,
+   * and the keychain binding. Other credentials' entries are untouched. Returns what was removed.
+   */
+  forget(state: State, environment: Environment, fps: readonly string[], dropBindingToo: boolean): { tokens: number; rejections: number } {
+    const mine = (x: { env: Environment; fp: string }) => x.env === environment && fps.includes(x.fp);
+    const tokens = dropTokens(state, mine);
+    const before = state.rejections.length;
+    state.rejections = state.rejections.filter((r) => !mine(r));
+    if (dropBindingToo) state.keychain = state.keychain.filter((b) => !(b.env === environment && b.service === this.service()));
+    return { tokens, rejections: before - state.rejections.length };
+  }
+
+  /** The identity of the credentials the keychain service was last seen holding for an environment. */
+  boundIdentity(state: State, environment: Environment): string | undefined {
+    return findBinding(state, environment, this.service())?.fp;
   }
 }
-

@@ -1,6 +1,4 @@
 // Refresh tokens are JWTs (rt+jwt). Decoded locally, never verified: for display and shape checks only.
-import { createHash } from 'node:crypto';
-
 export interface RefreshTokenFacts {
   grantId?: string;
   clientId?: string;
@@ -48,11 +46,6 @@ export function decodeRefreshToken(token: string): Decoded {
       type: str(header.typ),
     },
   };
-}
-
-/** A short, non-reversible fingerprint of a secret: identifies which credentials a token came from. */
-export function fingerprint(secret: string): string {
-  return createHash('sha256').update(`tasty:${secret}`).digest('hex').slice(0, 16);
 }
 
 /** Show the first and last few characters only. */

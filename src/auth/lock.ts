@@ -1,16 +1,22 @@
-// A cross-process lock: a file created with O_EXCL holding pid, host and time.
-// A holder that died (same host, pid gone) is replaced at once; a live holder past staleMs is replaced too.
+// A cross-process lock: a file created with O_EXCL holding the holder's pid, host, start time, deadline and the
+// identity of the credentials it is sending. Staleness is decided by the HOLDER's recorded deadline, never by a
+// waiter's own timeout: a waiter with a short --timeout cannot break a healthy holder.
+// - a holder that died (same host: pid gone, or the pid now belongs to another process) is replaced at once;
+// - a holder past its deadline is replaced, unless it was sending the same credentials: then its outcome is
+//   unknown (a stopped process may hold a rejection it has not recorded) and the waiter refuses to send them too;
+// - garbage (unparseable for more than a second, a time in the future, an absurd deadline) is replaced.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { ensureDir } from '../config.ts';
+import { ExitCode, stateDirError, TastyError } from '../errors.ts';
 
 export interface LockOptions {
-  /** A live holder older than this is considered hung and replaced. */
-  staleMs: number;
-  /** Give up waiting after this long (then the lock is taken over as stale). */
-  waitMs: number;
+  /** How long this process may hold the lock (recorded as its deadline). */
+  holdMs: number;
+  /** Identity of the credentials this process will send while holding it. */
+  fp?: string;
   pollMs?: number;
   now?: () => number;
 }
@@ -20,14 +26,48 @@ interface Holder {
   host: string;
   at: number;
   id: string;
+  deadline?: number;
+  fp?: string;
+  /** Process start time (Linux: clock ticks since boot), to tell a reused pid. */
+  start?: number;
+}
+
+/** A holder may never claim more than this (anything longer is garbage). */
+export const MAX_HOLD_MS = 10 * 60_000;
+/** Older versions wrote no deadline: assume this. */
+const DEFAULT_HOLD_MS = 60_000;
+/** Past its deadline, a holder of the same credentials makes waiters refuse for this long, then it is garbage. */
+export const REFUSE_WINDOW_MS = 10 * 60_000;
+
+export class LockBusyError extends TastyError {
+  constructor(pid: number, host: string) {
+    super(
+      `another tasty process (pid ${pid}${host === hostname() ? '' : ` on ${host}`}) was sending these credentials and has not finished; its answer is unknown, so they were not sent again`,
+      ExitCode.unreachable,
+      {
+        cause: 'lock_busy',
+        hint: `if that process is stopped or hung, end it (kill ${pid}) and retry; a rejected grant sent twice counts toward tastytrade's 8-hour IP block`,
+      },
+    );
+  }
 }
 
 function readHolder(path: string): { holder?: Holder; text: string } | undefined {
   let text: string;
   try {
-    text = fs.readFileSync(path, 'utf8');
+    const fd = fs.openSync(path, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0));
+    try {
+      if (!fs.fstatSync(fd).isFile()) return { text: '\0not a file' };
+      const buf = Buffer.alloc(1024);
+      const n = fs.readSync(fd, buf, 0, buf.length, 0);
+      text = buf.subarray(0, n).toString('utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP') return { text: '\0symlink' };
     throw e;
   }
   try {
@@ -48,17 +88,43 @@ function alive(pid: number): boolean {
   }
 }
 
-function isStale(path: string, h: { holder?: Holder; text: string }, now: number, staleMs: number): boolean {
-  if (!h.holder) {
+/** Linux: the process's start time (field 22 of /proc/<pid>/stat); undefined elsewhere or when unknown. */
+export function processStart(pid: number): number | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    const v = Number(fields[19]);
+    return Number.isFinite(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export type Verdict = 'wait' | 'stale' | 'refuse';
+
+/** What a waiter does about the current holder. Exported for unit tests of every edge. */
+export function judge(path: string, h: { holder?: Holder; text: string }, now: number, myFp: string | undefined, host = hostname()): Verdict {
+  const o = h.holder;
+  if (!o) {
+    if (h.text.startsWith('\0')) return 'stale';
     // Unparseable: the creator died between open and write, or is writing right now.
     try {
-      return now - fs.statSync(path).mtimeMs > 1_000;
+      return now - fs.statSync(path).mtimeMs > 1_000 ? 'stale' : 'wait';
     } catch {
-      return true;
+      return 'stale';
     }
   }
-  if (h.holder.host === hostname() && !alive(h.holder.pid)) return true;
-  return now - h.holder.at > staleMs;
+  if (o.at > now + 60_000) return 'stale'; // a clock far ahead, or garbage
+  const deadline = typeof o.deadline === 'number' && Number.isFinite(o.deadline) ? Math.min(o.deadline, o.at + MAX_HOLD_MS) : o.at + DEFAULT_HOLD_MS;
+  if (o.host === host) {
+    if (!alive(o.pid)) return 'stale';
+    const start = processStart(o.pid);
+    if (typeof o.start === 'number' && start !== undefined && start !== o.start) return 'stale'; // the pid was reused
+  }
+  if (now <= deadline) return 'wait';
+  if (myFp !== undefined && o.fp === myFp && now <= deadline + REFUSE_WINDOW_MS) return 'refuse';
+  return 'stale';
 }
 
 /**
@@ -74,7 +140,7 @@ function breakStale(path: string, seenText: string): void {
   }
   let text = '';
   try {
-    text = fs.readFileSync(aside, 'utf8');
+    text = readHolder(aside)?.text ?? '';
   } catch {
     /* gone */
   }
@@ -85,7 +151,7 @@ function breakStale(path: string, seenText: string): void {
       /* a newer lock exists; this one's holder will find its lock replaced and still finish safely */
     }
   }
-  fs.rmSync(aside, { force: true });
+  fs.rmSync(aside, { force: true, recursive: true });
 }
 
 export type Release = () => void;
@@ -93,28 +159,48 @@ export type Release = () => void;
 export async function acquireLock(path: string, o: LockOptions): Promise<Release> {
   const now = o.now ?? Date.now;
   const poll = o.pollMs ?? 25;
-  const start = now();
   const id = randomBytes(8).toString('hex');
-  ensureDir(dirname(path));
+  const dir = dirname(path);
+  try {
+    ensureDir(dir);
+  } catch (e) {
+    throw stateDirError(dir, e);
+  }
   for (;;) {
+    let fd: number | undefined;
     try {
-      const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
-      try {
-        fs.writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), at: now(), id } satisfies Holder));
-      } finally {
-        fs.closeSync(fd);
-      }
+      fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0), 0o600);
+      const at = now();
+      const holder: Holder = { pid: process.pid, host: hostname(), at, id, deadline: at + Math.min(o.holdMs, MAX_HOLD_MS) };
+      if (o.fp) holder.fp = o.fp;
+      const start = processStart(process.pid);
+      if (start !== undefined) holder.start = start;
+      fs.writeSync(fd, JSON.stringify(holder));
+      fs.closeSync(fd);
+      fd = undefined;
       return () => {
         // Only remove the lock if it is still ours.
-        const h = readHolder(path);
-        if (h?.holder?.id === id) fs.rmSync(path, { force: true });
+        try {
+          const h = readHolder(path);
+          if (h?.holder?.id === id) fs.rmSync(path, { force: true });
+        } catch {
+          /* nothing to release */
+        }
       };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (fd !== undefined) {
+        // Created but not written (a full disk): remove our empty lock, and say why.
+        fs.closeSync(fd);
+        fs.rmSync(path, { force: true });
+        throw stateDirError(dir, e);
+      }
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw stateDirError(dir, e);
     }
     const h = readHolder(path);
     if (h === undefined) continue; // released between our open and read
-    if (isStale(path, h, now(), o.staleMs) || now() - start > o.waitMs) {
+    const v = judge(path, h, now(), o.fp);
+    if (v === 'refuse' && h.holder) throw new LockBusyError(h.holder.pid, h.holder.host);
+    if (v === 'stale') {
       breakStale(path, h.text);
       continue;
     }

@@ -1,11 +1,11 @@
 // Storing and removing an environment's secrets, and describing where they live (status, doctor).
 import type { Environment } from '../config.ts';
 import { KeychainError } from '../errors.ts';
-import { type Credentials, credentialFingerprint, credentialsPath, fromEnv, fromFile, removeFromFile, writeToFile } from './credentials.ts';
-import { AuthEngine } from './engine.ts';
+import { type Credentials, credentialsPath, fromEnv, fromFile, removeFromFile, writeToFile } from './credentials.ts';
+import type { AuthEngine } from './engine.ts';
 import { decodeRefreshToken, type RefreshTokenFacts } from './jwt.ts';
 import type { StoredSecrets } from './keychain.ts';
-import { type CachedToken, type HeldRejection, remainingMs } from './state.ts';
+import { type CachedToken, findRejection, findToken, type HeldRejection, identity, remainingMs } from './state.ts';
 
 export interface StoredWhere {
   kind: 'keychain' | 'file';
@@ -31,27 +31,61 @@ export async function storeSecrets(engine: AuthEngine, dir: string, environment:
 
 export interface Removal {
   removed: string[];
+  /** The keychain could not be reached and may still hold this environment's secrets. */
   keychainProblem?: string;
+  /** The keychain could not be reached, but nothing says it held secrets (they were in the file). */
+  keychainNote?: string;
 }
 
+/**
+ * Logout: delete the environment's stored secrets (file and keychain), then what THOSE credentials own in the state
+ * (tokens, rejections, the keychain binding). Entries of other credentials (variables, another keychain service)
+ * stay: a rejection of credentials that are still in use keeps protecting them.
+ */
 export async function removeSecrets(engine: AuthEngine, dir: string, environment: Environment): Promise<Removal> {
   const removed: string[] = [];
   let keychainProblem: string | undefined;
+  const owned: StoredSecrets[] = [];
+  const fileCreds = fileCredentialsLenient(dir, environment);
+  if (fileCreds) owned.push(fileCreds);
   if (removeFromFile(dir, environment)) removed.push(`secrets in ${credentialsPath(dir)}`);
+  let keychainGone = false;
   try {
     const kc = await engine.keychain();
+    const s = await kc.get(environment).catch(() => undefined);
+    if (s) owned.push(s);
     if (await kc.delete(environment)) removed.push(`secrets in the ${kc.name}`);
+    keychainGone = true;
   } catch (e) {
     if (!(e instanceof KeychainError)) throw e;
     keychainProblem = e.message;
   }
+  let keychainNote: string | undefined;
   await engine.withStateLock((state) => {
-    if (AuthEngine.clearEnvironment(state, environment)) {
-      removed.push('cached access token and held rejection');
-      engine.saveState(state);
+    // An environment's secrets live in one store: when they were in the file and tasty never bound keychain
+    // credentials here, an unreachable keychain holds nothing of this environment as far as tasty knows.
+    if (keychainProblem && fileCreds && !engine.boundIdentity(state, environment)) {
+      keychainNote = keychainProblem;
+      keychainProblem = undefined;
     }
+    const fps = owned.map((c) => identity(state, c));
+    // The keychain's credentials are known by their binding even when they could not be read.
+    const bound = engine.boundIdentity(state, environment);
+    if (bound && keychainGone) fps.push(bound);
+    const r = engine.forget(state, environment, fps, keychainGone);
+    if (r.tokens) removed.push(`${r.tokens} cached access token${r.tokens === 1 ? '' : 's'}`);
+    if (r.rejections) removed.push(`${r.rejections} held rejection${r.rejections === 1 ? '' : 's'}`);
+    if (r.tokens || r.rejections || (keychainGone && bound)) engine.saveState(state);
   });
-  return { removed, keychainProblem };
+  return { removed, keychainProblem, keychainNote };
+}
+
+function fileCredentialsLenient(dir: string, environment: Environment): StoredSecrets | undefined {
+  try {
+    return fromFile(dir, environment);
+  } catch {
+    return undefined;
+  }
 }
 
 export interface EnvStatus {
@@ -60,8 +94,14 @@ export interface EnvStatus {
   source: { kind: Credentials['source']; where: string } | null;
   insecureStorage: boolean;
   refreshToken: (Omit<RefreshTokenFacts, 'subject' | 'issuer' | 'type'> & { problem?: string }) | null;
-  accessToken: { state: 'valid' | 'expired' | 'none' | 'other-credentials'; expiresAt?: string; validForSeconds?: number };
-  rejection: (Pick<HeldRejection, 'at' | 'description'> & { held: boolean }) | null;
+  accessToken: { state: 'valid' | 'expired' | 'none' | 'unknown'; expiresAt?: string; validForSeconds?: number };
+  /**
+   * The rejection held for these credentials at this API (`held: true`); or, when the credentials could not be
+   * read, `held: 'unknown'` with the newest rejection on record for the environment. Null when none applies.
+   */
+  rejection: (Pick<HeldRejection, 'at' | 'description'> & { held: true | 'unknown' }) | null;
+  /** Rejections on record for other credentials or another API of this environment (they do not apply). */
+  otherRejections: number;
   problems: string[];
   /** The resolved credentials (never printed). */
   credentials?: Credentials;
@@ -70,26 +110,34 @@ export interface EnvStatus {
 /** Everything status and doctor say about an environment, offline. */
 export async function describeEnvironment(engine: AuthEngine, dir: string, environment: Environment, envVars: Record<string, string | undefined>, now: number): Promise<EnvStatus> {
   const problems: string[] = [];
-  const ev = fromEnv(envVars);
+  const ev = fromEnv(envVars, environment);
   if (ev.incomplete) problems.push(ev.incomplete);
   let creds: Credentials | undefined;
+  let unreadable = false;
   try {
     creds = ev.credentials ?? fromFile(dir, environment);
     if (!creds) creds = await engine.credentials(environment);
   } catch (e) {
+    unreadable = true;
     problems.push((e as Error).message);
   }
   const state = engine.state();
-  const es = state.environments[environment];
-  const fp = creds ? credentialFingerprint(creds) : undefined;
-  const tok: CachedToken | undefined = es?.token;
-  let accessToken: EnvStatus['accessToken'] = { state: 'none' };
+  const api = engine.api(environment);
+  const slot = creds ? engine.slot(state, environment, creds) : undefined;
+  const tok: CachedToken | undefined = slot ? findToken(state, slot) : undefined;
+  let accessToken: EnvStatus['accessToken'] = { state: unreadable ? 'unknown' : 'none' };
   if (tok) {
     const left = remainingMs(tok, now);
-    if (fp && tok.fingerprint !== fp) accessToken = { state: 'other-credentials' };
-    else accessToken = { state: left > 0 ? 'valid' : 'expired', expiresAt: tok.expiresAt, validForSeconds: Math.max(0, Math.floor(left / 1000)) };
+    accessToken = { state: left > 0 ? 'valid' : 'expired', expiresAt: tok.expiresAt, validForSeconds: Math.floor(left / 1000) };
   }
-  const rej = es?.rejection;
+  const envRejections = state.rejections.filter((r) => r.env === environment);
+  const held = slot && creds ? findRejection(state, slot, creds) : undefined;
+  let rejection: EnvStatus['rejection'] = null;
+  if (held) rejection = { at: held.at, description: held.description, held: true };
+  else if (unreadable) {
+    const newest = envRejections.find((r) => r.api === api || r.api === '*');
+    if (newest) rejection = { at: newest.at, description: newest.description, held: 'unknown' };
+  }
   let refreshToken: EnvStatus['refreshToken'] = null;
   if (creds) {
     const d = decodeRefreshToken(creds.refreshToken);
@@ -105,7 +153,8 @@ export async function describeEnvironment(engine: AuthEngine, dir: string, envir
     insecureStorage: creds?.source === 'file',
     refreshToken,
     accessToken,
-    rejection: rej ? { at: rej.at, description: rej.description, held: rej.fingerprint === fp } : null,
+    rejection,
+    otherRejections: envRejections.length - (rejection ? 1 : 0),
     problems,
     credentials: creds,
   };

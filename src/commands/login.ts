@@ -1,5 +1,5 @@
 // tasty login: validate credentials with one live mint, then store them (keychain, or a 0600 file on request).
-import { cleanSecret, credentialFingerprint, ENV_PAIRS, fromEnv } from '../auth/credentials.ts';
+import { cleanSecret, ENV_PAIRS, envPairFor, fromEnv } from '../auth/credentials.ts';
 import { decodeRefreshToken, mask } from '../auth/jwt.ts';
 import { storeSecrets } from '../auth/storage.ts';
 import { type Environment, ENVIRONMENTS } from '../config.ts';
@@ -65,29 +65,33 @@ export default async function login(ctx: Context, opts: LoginOptions): Promise<n
   );
   if (!f.scopes.includes('read')) out.warn('warning: this grant has no "read" scope: accounts and balances will be refused');
 
-  const envCreds = fromEnv(ctx.env).credentials;
+  const envCreds = fromEnv(ctx.env, environment).credentials;
   if (envCreds) {
-    out.warn(`note: ${ENV_PAIRS.map((p) => p.join('/')).join(' or ')} are set and take precedence over stored credentials while they are`);
+    out.warn(`note: ${[envPairFor(environment), ...ENV_PAIRS].map((p) => p.join('/')).join(' or ')} are set and take precedence over stored credentials while they are`);
   }
 
   const auth = await ctx.auth();
   // Fail early, before any request, when the chosen store cannot be used.
   if (!opts.insecureStorage) await (await auth.keychain()).get(environment);
 
-  // Credentials tastytrade already rejected are not sent again (repeated failed logins earn an IP block).
-  const fp = credentialFingerprint({ clientSecret, refreshToken });
-  const held = auth.state().environments[environment]?.rejection;
-  if (held && held.fingerprint === fp) throw new CredentialsRejectedError(environment, held.description, { held: true, since: held.at });
+  // Credentials tastytrade already rejected at this API are not sent again (repeated failed logins earn an IP
+  // block), whatever else is on record: each rejection belongs to exactly the credentials it was given for.
+  const creds = { clientSecret, refreshToken, source: opts.insecureStorage ? ('file' as const) : ('keychain' as const), where: '' };
+  const before = auth.state();
+  const held = auth.heldRejection(before, environment, creds);
+  if (held) throw new CredentialsRejectedError(environment, held.description, { held: true, since: held.at });
+  // The state must be writable before anything is sent: a rejection that cannot be recorded would be resent.
+  await auth.withStateLock((state) => auth.saveState(state), auth.slot(before, environment, creds).fp);
 
   const client = await ctx.client(environment);
   const spin = await out.spinner(`Checking the credentials with tastytrade (${environment})…`);
-  const creds = { clientSecret, refreshToken, source: opts.insecureStorage ? ('file' as const) : ('keychain' as const), where: '' };
   let token: Awaited<ReturnType<typeof client.mint>>;
   let name = '';
   let accountCount = 0;
   try {
     token = await client.mint(refreshToken, clientSecret);
     out.addSecret(token.accessToken);
+    if (token.refreshToken) out.addSecret(token.refreshToken);
     const me = await client.call('GET', '/customers/me', token.accessToken);
     const accts = await client.call('GET', '/customers/me/accounts', token.accessToken);
     const d = (me.json as { data?: Record<string, unknown> } | undefined)?.data ?? {};
@@ -98,22 +102,21 @@ export default async function login(ctx: Context, opts: LoginOptions): Promise<n
   } catch (e) {
     spin.fail('tastytrade did not accept the credentials');
     if (e instanceof CredentialsRejectedError) {
-      // Remember the rejection, so these exact credentials are never resent by anything (IP-block safety).
-      // A rejection already held for the stored credentials is kept: it is the one that protects scripts.
+      // Remember the rejection of exactly these credentials at this API, so nothing resends them.
       await auth.withStateLock((state) => {
-        if (state.environments[environment]?.rejection) return;
-        auth.holdRejection(state, environment, fp, e);
+        auth.holdRejection(state, auth.slot(state, environment, creds), e, creds);
         auth.saveState(state);
       });
     }
     throw e;
   }
 
-  const stored = await storeSecrets(auth, ctx.dir, environment, { clientSecret, refreshToken }, opts.insecureStorage === true, new Date(ctx.now()));
+  // A new refresh token in the response (tastytrade's do not rotate today) is the one to keep.
+  const kept = { clientSecret, refreshToken: token.refreshToken ?? refreshToken };
+  const stored = await storeSecrets(auth, ctx.dir, environment, kept, opts.insecureStorage === true, new Date(ctx.now()));
   creds.where = stored.where;
   await auth.withStateLock((state) => {
-    delete state.environments[environment];
-    auth.record(state, environment, creds, token);
+    auth.record(state, environment, { ...creds, ...kept }, token);
   });
 
   if (ctx.json) {

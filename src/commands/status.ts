@@ -19,7 +19,7 @@ export default async function status(ctx: Context, opts: { all?: boolean }): Pro
   const results: EnvStatus[] = [];
   for (const e of envs) results.push(await describeEnvironment(auth, ctx.dir, e, ctx.env, ctx.now()));
   const selected = results.find((r) => r.environment === choice.environment);
-  const code = !selected?.loggedIn ? ExitCode.notLoggedIn : selected.rejection?.held ? ExitCode.rejected : ExitCode.ok;
+  const code = !selected?.loggedIn ? ExitCode.notLoggedIn : selected.rejection?.held === true ? ExitCode.rejected : ExitCode.ok;
 
   if (ctx.json) {
     ctx.out.document({
@@ -53,16 +53,17 @@ export default async function status(ctx: Context, opts: { all?: boolean }): Pro
     const t = r.accessToken;
     if (t.state === 'valid') lines.push(`  Access token: valid for ${mmss(t.validForSeconds ?? 0)}`);
     else if (t.state === 'expired') lines.push(`  Access token: expired (a new one is minted on the next command)`);
-    else if (t.state === 'other-credentials') lines.push(`  Access token: cached for other credentials (not used)`);
-    else lines.push('  Access token: none cached');
+    else if (t.state === 'unknown') lines.push('  Access token: cannot tell (the credentials could not be read)');
+    else lines.push('  Access token: none cached for these credentials');
     if (r.rejection) {
       const when = r.rejection.at.replace('T', ' ').slice(0, 19);
       lines.push(
-        r.rejection.held
+        r.rejection.held === true
           ? `  ${c.red('✗')} Rejected by tastytrade at ${when} UTC: "${oneLine(r.rejection.description)}". Not resent until you run \`tasty login --env ${r.environment}\`.`
-          : `  ${c.dim(`A rejection of other credentials is on record (${when} UTC, "${oneLine(r.rejection.description)}").`)}`,
+          : `  ${c.yellow('!')} Cannot tell whether the rejection on record (${when} UTC, "${oneLine(r.rejection.description)}") applies: the credentials could not be read.`,
       );
     }
+    if (r.otherRejections > 0) lines.push(`  ${c.dim(`${r.otherRejections} rejection${r.otherRejections === 1 ? '' : 's'} of other credentials on record (not these; they stay held).`)}`);
     for (const p of r.problems) lines.push(`  ${c.yellow('!')} ${p}`);
     o.data(lines.join('\n'));
   }
