@@ -47,6 +47,16 @@ export interface RequestRecord {
   authorization: string | undefined;
   userAgent: string | undefined;
   at: number;
+  /** Token requests: the refresh token sent. API calls: the grant whose access token was used. */
+  grant?: string;
+}
+
+/** A further valid credential set (another grant, another user), beside the primary one. */
+export interface Grant {
+  refreshToken: string;
+  clientSecret: string;
+  label: string;
+  accounts?: EmuAccount[];
 }
 
 export interface EmulatorOptions {
@@ -170,7 +180,11 @@ export class Emulator {
   /** Refresh tokens whose grant was revoked (permanent, like the real one). */
   readonly revokedGrants = new Set<string>();
   private faults: ArmedFault[] = [];
-  private readonly tokens = new Map<string, { expiresAt: number; revoked: boolean }>();
+  private readonly tokens = new Map<string, { expiresAt: number; revoked: boolean; grant: string }>();
+  /** Answer each mint of the primary grant with a new refresh token (and retire the old one), like a rotating server. */
+  rotateRefreshTokens = false;
+  /** Further valid grants by refresh token (the primary one is `refreshToken` + `clientSecret`). */
+  readonly grants = new Map<string, Grant>();
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   port = 0;
@@ -225,6 +239,19 @@ export class Emulator {
   clearFaults(): this {
     this.faults = [];
     return this;
+  }
+
+  /** Add another valid grant (another user, or another app of the same user); its accounts default to one of its own. */
+  addGrant(label: string, accounts?: EmuAccount[]): Grant {
+    const g: Grant = { refreshToken: makeRefreshToken(), clientSecret: `cs_${randomBytes(20).toString('hex')}`, label, accounts };
+    this.grants.set(g.refreshToken, g);
+    return g;
+  }
+
+  /** Token requests that sent this refresh token, and how many of them were refused. */
+  tokenRequestsFor(refreshToken: string): { sent: number; refused: number } {
+    const rs = this.requests.filter((r) => r.path === '/oauth/token' && r.grant === refreshToken);
+    return { sent: rs.length, refused: rs.filter((r) => r.status >= 400).length };
   }
 
   revokeGrant(token = this.refreshToken): this {
@@ -310,7 +337,15 @@ export class Emulator {
     res.once('close', () => this.inFlight--);
     const body = await this.readBody(req);
     const isToken = path === '/oauth/token';
-    if (isToken && method === 'POST') this.tokenRequests++;
+    if (isToken && method === 'POST') {
+      this.tokenRequests++;
+      try {
+        const rt = (JSON.parse(body) as { refresh_token?: unknown }).refresh_token;
+        if (typeof rt === 'string') rec.grant = rt;
+      } catch {
+        /* not JSON: answered below */
+      }
+    }
 
     const fault = this.takeFault(path);
     if (fault) {
@@ -334,6 +369,7 @@ export class Emulator {
     if (!tok || tok.revoked || tok.expiresAt <= this.now()) {
       return this.send(res, rec, 401, { error: { code: 'unauthorized', message: 'This login session has expired or is invalid' } });
     }
+    rec.grant = tok.grant;
     return this.api(method, path, body, res, rec);
   }
 
@@ -423,12 +459,17 @@ export class Emulator {
     if (o.grant_type !== 'refresh_token') return this.send(res, rec, 400, { error_code: 'unsupported_grant_type', error_description: 'Unsupported grant type' });
     const rt = typeof o.refresh_token === 'string' ? o.refresh_token : '';
     const grantErr = (d: string) => this.send(res, rec, 400, { error_code: 'invalid_grant', error_description: d });
-    if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(rt) || rt !== this.refreshToken) return grantErr('Invalid JWT');
+    const extra = this.grants.get(rt);
+    if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(rt) || (rt !== this.refreshToken && !extra)) return grantErr('Invalid JWT');
     if (this.revokedGrants.has(rt)) return grantErr('Grant revoked');
-    if (o.client_secret !== this.clientSecret) return grantErr('Client secret mismatch');
+    if (o.client_secret !== (extra ? extra.clientSecret : this.clientSecret)) return grantErr('Client secret mismatch');
     const accessToken = `at_${randomBytes(24).toString('base64url')}`;
-    this.tokens.set(accessToken, { expiresAt: this.now() + this.expiresIn * 1000, revoked: false });
+    this.tokens.set(accessToken, { expiresAt: this.now() + this.expiresIn * 1000, revoked: false, grant: rt });
     this.mints++;
+    if (this.rotateRefreshTokens && !extra) {
+      this.refreshToken = makeRefreshToken();
+      return this.send(res, rec, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: this.expiresIn, refresh_token: this.refreshToken });
+    }
     this.send(res, rec, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: this.expiresIn });
   }
 
@@ -436,7 +477,8 @@ export class Emulator {
     const ctx = { context: path };
     if (method === 'GET' && path === '/customers/me') return this.send(res, rec, 200, { data: this.customer, ...ctx });
     if (method === 'GET' && path === '/customers/me/accounts') {
-      const items = this.accounts.map(({ 'authority-level': authority, ...account }) => ({ account, 'authority-level': authority }));
+      const own = rec.grant ? this.grants.get(rec.grant)?.accounts : undefined;
+      const items = (own ?? this.accounts).map(({ 'authority-level': authority, ...account }) => ({ account, 'authority-level': authority }));
       return this.send(res, rec, 200, { data: { items }, ...ctx });
     }
     const bal = /^\/accounts\/([^/]+)\/balances(?:\/([A-Z]{3}))?$/.exec(path);
