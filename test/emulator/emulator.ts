@@ -248,6 +248,11 @@ export class Emulator {
     return g;
   }
 
+  /** The refresh token an access token issued here was minted from (undefined: not issued here). */
+  grantOf(accessToken: string): string | undefined {
+    return this.tokens.get(accessToken)?.grant;
+  }
+
   /** Token requests that sent this refresh token, and how many of them were refused. */
   tokenRequestsFor(refreshToken: string): { sent: number; refused: number } {
     const rs = this.requests.filter((r) => r.path === '/oauth/token' && r.grant === refreshToken);
