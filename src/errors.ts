@@ -146,3 +146,23 @@ export function stateDirError(dir: string, e: unknown): StateDirError {
   };
   return new StateDirError(`cannot write to the config directory ${dir}: ${(code && why[code]) ?? code ?? String(e)}`, e);
 }
+
+/** A grant seen working in (or stored for) the other environment: sending it here is a guaranteed failed login. */
+export class WrongEnvironmentError extends TastyError {
+  constructor(grantId: string, belongsTo: string, selected: string, how: 'works' | 'stored') {
+    const upper = belongsTo.toUpperCase();
+    super(
+      how === 'stored'
+        ? `this refresh token's grant ${grantId} is already stored for ${belongsTo}; sandbox and production grants are not interchangeable, so it was not sent to ${selected}`
+        : `this refresh token's grant ${grantId} works in ${belongsTo}, not ${selected}; it was not sent (a failed login counts toward tastytrade's IP block)`,
+      ExitCode.usage,
+      {
+        cause: 'grant_of_other_environment',
+        hint:
+          how === 'stored'
+            ? `use it with --env ${belongsTo}, or create a ${selected} grant (${selected} has its own OAuth app) and log in with that`
+            : `select ${belongsTo} (--env ${belongsTo}), or give ${selected} its own credentials: TASTY_${selected.toUpperCase()}_CLIENT_SECRET and TASTY_${selected.toUpperCase()}_REFRESH_TOKEN (and TASTY_${upper}_* for ${belongsTo})`,
+      },
+    );
+  }
+}

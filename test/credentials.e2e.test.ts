@@ -371,3 +371,29 @@ describe.runIf(canMount)('a full disk', () => {
     }
   });
 });
+
+describe('one grant, one environment', () => {
+  it('login refuses, before any request, a refresh token whose grant is stored for the other environment', async () => {
+    const g = { clientSecret: f.emu.clientSecret, refreshToken: f.emu.refreshToken };
+    expect((await login(g, { insecure: true, env: { TASTY_ENV: 'production' } })).code).toBe(0);
+    f.emu.reset();
+    const r = await login(g, { insecure: true, env: { TASTY_ENV: 'sandbox' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/grant G[0-9a-f]+ is already stored for production/);
+    expect(r.stderr).toMatch(/hint: use it with --env production/);
+    expect(f.emu.requests).toHaveLength(0);
+  });
+
+  it('a grant seen working in production is not sent to the sandbox (generic variables), with the per-environment names as the way out', async () => {
+    const prod = await new Emulator({ environment: 'production' }).start();
+    extraEmus.push(prod);
+    prod.clientSecret = f.emu.clientSecret;
+    prod.refreshToken = f.emu.refreshToken;
+    expect((await run(['token'], { env: { TASTY_ENV: 'production', TASTY_API_URL: prod.url } })).code).toBe(0);
+    const r = await run(['token'], { env: { TASTY_ENV: 'sandbox' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/works in production, not sandbox; it was not sent/);
+    expect(r.stderr).toMatch(/TASTY_SANDBOX_CLIENT_SECRET/);
+    expect(f.emu.tokenRequests).toBe(0);
+  });
+});

@@ -5,8 +5,9 @@
 import { join } from 'node:path';
 import type { ApiClient, ApiResponse, TokenResponse } from '../api/client.ts';
 import type { Env, Environment } from '../config.ts';
-import { CredentialsRejectedError, NotLoggedInError, StateDirError, stateDirError, type TastyError } from '../errors.ts';
+import { CredentialsRejectedError, NotLoggedInError, StateDirError, stateDirError, type TastyError, WrongEnvironmentError } from '../errors.ts';
 import { type Credentials, fromEnv, fromFile, writeToFile } from './credentials.ts';
+import { decodeRefreshToken } from './jwt.ts';
 import type { SecretStore } from './keychain.ts';
 import { acquireLock } from './lock.ts';
 import {
@@ -16,8 +17,10 @@ import {
   findBinding,
   findRejection,
   findToken,
+  grantElsewhere,
   identity,
   putBinding,
+  putGrant,
   putRejection,
   putToken,
   readState,
@@ -72,6 +75,12 @@ export function scrub(text: string, secrets: readonly string[]): string {
   let t = text.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069]/g, ' ');
   for (const s of secrets) if (s) t = t.split(s).join('[redacted]');
   return t.slice(0, 300);
+}
+
+/** The refresh token's grant id (its `grant_id` claim), if it decodes. */
+export function grantIdOf(refreshToken: string): string | undefined {
+  const d = decodeRefreshToken(refreshToken);
+  return d.ok ? d.facts.grantId : undefined;
 }
 
 export class AuthEngine {
@@ -248,6 +257,13 @@ export class AuthEngine {
     if (r) throw new CredentialsRejectedError(slot.env, r.description, { held: true, since: r.at });
   }
 
+  /** One grant, one environment: a grant seen working in the other environment is not sent to this one. */
+  throwIfOtherEnvironment(state: State, environment: Environment, creds: Credentials): void {
+    const grantId = grantIdOf(creds.refreshToken);
+    const g = grantId ? grantElsewhere(state, grantId, environment, this.d.api(environment)) : undefined;
+    if (g && grantId) throw new WrongEnvironmentError(grantId, g.env, environment, 'works');
+  }
+
   /** The rejection held for these credentials at this environment's API, if any. */
   heldRejection(state: State, environment: Environment, creds: Credentials) {
     return findRejection(state, this.slot(state, environment, creds), creds);
@@ -258,6 +274,7 @@ export class AuthEngine {
    * BEFORE the request: if a rejection could not be recorded, the credentials are not sent at all.
    */
   private async mintLocked(environment: Environment, creds: Credentials, state: State, slot: Slot): Promise<CachedToken> {
+    this.throwIfOtherEnvironment(state, environment, creds);
     this.saveStrict(state);
     const client = await this.d.client(environment);
     let res: TokenResponse;
@@ -329,6 +346,8 @@ export class AuthEngine {
     this.d.secret?.(token.accessToken);
     putToken(state, token);
     clearRejection(state, slot, creds);
+    const grantId = grantIdOf(creds.refreshToken);
+    if (grantId) putGrant(state, { grantId, env: environment, api: slot.api, at: token.mintedAt });
     this.bind(state, environment, creds, slot.fp);
     this.save(state);
     return token;

@@ -44,6 +44,14 @@ export interface KeychainBinding {
   at: string;
 }
 
+/** A grant (the refresh token's grant_id claim) seen minting in an environment at an API. */
+export interface GrantRecord {
+  grantId: string;
+  env: Environment;
+  api: string;
+  at: string;
+}
+
 export interface State {
   version: number;
   /** Random key of the keyed hash (base64url, 32 bytes). Created with the file. */
@@ -51,15 +59,17 @@ export interface State {
   tokens: CachedToken[];
   rejections: HeldRejection[];
   keychain: KeychainBinding[];
+  grants: GrantRecord[];
 }
 
 /** Bounds: the file never grows without limit (oldest entries go first; expired tokens always). */
 export const MAX_TOKENS = 32;
 export const MAX_REJECTIONS = 64;
 export const MAX_BINDINGS = 32;
+export const MAX_GRANTS = 64;
 
 export function emptyState(): State {
-  return { version: STATE_VERSION, key: randomBytes(32).toString('base64url'), tokens: [], rejections: [], keychain: [] };
+  return { version: STATE_VERSION, key: randomBytes(32).toString('base64url'), tokens: [], rejections: [], keychain: [], grants: [] };
 }
 
 export function statePath(dir: string): string {
@@ -129,6 +139,15 @@ export function dropBinding(state: State, env: Environment, service: string): bo
   return before !== state.keychain.length;
 }
 
+export function putGrant(state: State, g: GrantRecord): void {
+  state.grants = [g, ...state.grants.filter((x) => !(x.grantId === g.grantId && x.env === g.env && x.api === g.api))];
+}
+
+/** A record of this grant working in the OTHER environment at another API (the same server for both proves nothing). */
+export function grantElsewhere(state: State, grantId: string, env: Environment, api: string): GrantRecord | undefined {
+  return state.grants.find((g) => g.grantId === grantId && g.env !== env && g.api !== api);
+}
+
 const isStr = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
 const isDate = (v: unknown): v is string => isStr(v) && !Number.isNaN(Date.parse(v));
 const isFp = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{16,64}$/.test(v);
@@ -165,6 +184,12 @@ function parseBinding(v: unknown): KeychainBinding | undefined {
   const o = obj(v);
   if (!o || !isEnvironment(o.env) || !isStr(o.service) || !isFp(o.fp) || !isDate(o.at)) return undefined;
   return { env: o.env, service: o.service, fp: o.fp, at: o.at };
+}
+
+function parseGrant(v: unknown): GrantRecord | undefined {
+  const o = obj(v);
+  if (!o || !isStr(o.grantId) || o.grantId.length > 100 || !isEnvironment(o.env) || !isStr(o.api) || o.api.length > 300 || !isDate(o.at)) return undefined;
+  return { grantId: o.grantId, env: o.env, api: o.api, at: o.at };
 }
 
 function list<T>(v: unknown, parse: (x: unknown) => T | undefined): T[] {
@@ -223,6 +248,7 @@ export function readState(dir: string): { state: State; problem?: string; migrat
       tokens: list(o.tokens, parseToken),
       rejections: list(o.rejections, parseRejection),
       keychain: list(o.keychain, parseBinding),
+      grants: list(o.grants, parseGrant),
     },
   };
 }
@@ -232,12 +258,14 @@ export function collect(state: State, now: number): State {
   const tokens = state.tokens.filter((t) => Date.parse(t.expiresAt) > now).sort((a, b) => Date.parse(b.mintedAt) - Date.parse(a.mintedAt));
   const rejections = [...state.rejections].sort((a, b) => Date.parse(b.at) - Date.parse(a.at));
   const keychain = [...state.keychain].sort((a, b) => Date.parse(b.at) - Date.parse(a.at));
+  const grants = [...state.grants].sort((a, b) => Date.parse(b.at) - Date.parse(a.at));
   return {
     version: STATE_VERSION,
     key: state.key,
     tokens: tokens.slice(0, MAX_TOKENS),
     rejections: rejections.slice(0, MAX_REJECTIONS),
     keychain: keychain.slice(0, MAX_BINDINGS),
+    grants: grants.slice(0, MAX_GRANTS),
   };
 }
 

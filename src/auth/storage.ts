@@ -80,6 +80,17 @@ export async function removeSecrets(engine: AuthEngine, dir: string, environment
   return { removed, keychainProblem, keychainNote };
 }
 
+/** The secrets stored for an environment (file, then keychain), if they can be read; never throws. */
+export async function storedSecretsOf(engine: AuthEngine, dir: string, environment: Environment): Promise<StoredSecrets | undefined> {
+  const f = fileCredentialsLenient(dir, environment);
+  if (f) return f;
+  try {
+    return await (await engine.keychain()).get(environment);
+  } catch {
+    return undefined;
+  }
+}
+
 function fileCredentialsLenient(dir: string, environment: Environment): StoredSecrets | undefined {
   try {
     return fromFile(dir, environment);

@@ -1,10 +1,11 @@
 // tasty login: validate credentials with one live mint, then store them (keychain, or a 0600 file on request).
 import { cleanSecret, ENV_PAIRS, envPairFor, fromEnv } from '../auth/credentials.ts';
 import { decodeRefreshToken, mask } from '../auth/jwt.ts';
-import { storeSecrets } from '../auth/storage.ts';
+import { grantIdOf } from '../auth/engine.ts';
+import { storedSecretsOf, storeSecrets } from '../auth/storage.ts';
 import { type Environment, ENVIRONMENTS } from '../config.ts';
 import type { Context } from '../context.ts';
-import { CredentialsRejectedError, UsageError } from '../errors.ts';
+import { CredentialsRejectedError, UsageError, WrongEnvironmentError } from '../errors.ts';
 import { oneLine } from '../output.ts';
 
 interface LoginOptions {
@@ -80,6 +81,13 @@ export default async function login(ctx: Context, opts: LoginOptions): Promise<n
   const before = auth.state();
   const held = auth.heldRejection(before, environment, creds);
   if (held) throw new CredentialsRejectedError(environment, held.description, { held: true, since: held.at });
+  // One grant, one environment: a grant stored for (or seen working in) the other environment is not sent here.
+  const other: Environment = environment === 'sandbox' ? 'production' : 'sandbox';
+  const theirs = await storedSecretsOf(auth, ctx.dir, other);
+  if (theirs && (theirs.refreshToken === refreshToken || (f.grantId !== undefined && grantIdOf(theirs.refreshToken) === f.grantId))) {
+    throw new WrongEnvironmentError(f.grantId ?? 'of this token', other, environment, 'stored');
+  }
+  auth.throwIfOtherEnvironment(before, environment, creds);
   // The state must be writable before anything is sent: a rejection that cannot be recorded would be resent.
   await auth.withStateLock((state) => auth.saveState(state), auth.slot(before, environment, creds).fp);
 
