@@ -15,7 +15,7 @@ function stateParses(dir: string): boolean {
   const p = join(dir, 'state.json');
   if (!existsSync(p)) return true;
   try {
-    return JSON.parse(readFileSync(p, 'utf8')).version === 1;
+    return JSON.parse(readFileSync(p, 'utf8')).version === 2;
   } catch {
     return false;
   }
