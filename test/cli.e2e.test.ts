@@ -1,5 +1,5 @@
 // End-to-end: the built binary's program, global options, usage errors and environment selection.
-import { readFileSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT, runTasty, tmpDir, useFixture } from './helpers.ts';
@@ -71,5 +71,14 @@ describe('config dir', () => {
     expect(r.code).toBe(0);
     expect((statSync(dir).mode & 0o777).toString(8)).toBe('700');
     expect((statSync(join(dir, 'state.json')).mode & 0o777).toString(8)).toBe('600');
+  });
+
+  it('an existing directory others can read is tightened to 0700 on the first write', async () => {
+    const dir = join(tmpDir(), 'loose');
+    mkdirSync(dir, { mode: 0o755 });
+    chmodSync(dir, 0o755);
+    const r = await runTasty(['token'], { env: { ...f.env, TASTY_CONFIG_DIR: dir } });
+    expect(r.code).toBe(0);
+    expect((statSync(dir).mode & 0o777).toString(8)).toBe('700');
   });
 });

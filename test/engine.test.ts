@@ -251,6 +251,16 @@ describe('API calls through the engine', () => {
     expect(emu.count('/customers/me')).toBe(2);
   });
 
+  it('an HTML 401 (nginx: a bad User-Agent, not an expired token) is not answered with a re-mint', async () => {
+    const eng = engine(envCreds());
+    await eng.getToken('sandbox');
+    emu.reset();
+    emu.inject('/customers/me', { kind: 'html-401' });
+    await expect(eng.call('sandbox', 'GET', '/customers/me')).rejects.toMatchObject({ status: 401, cause_: 'html_401' });
+    expect(emu.tokenRequests).toBe(0);
+    expect(emu.count('/customers/me')).toBe(1);
+  });
+
   it('a second 401 after the re-mint is an error, not a loop', async () => {
     const eng = engine(envCreds());
     emu.inject('/customers/me', { kind: 'unauthorized' }, 5);

@@ -163,6 +163,23 @@ describe('env', () => {
   });
 });
 
+describe.runIf(keychainAvailable || keychainRequired)('moving between the keychain and the file', () => {
+  it('a keychain login removes the plaintext copy (which would outrank it); a file login removes the keychain entry', async () => {
+    const file = join(f.dir, 'credentials.json');
+    expect((await f.run(['login', '--stdin', '--insecure-storage'], { input: input(), env: noEnvCreds })).code).toBe(0);
+    expect(existsSync(file)).toBe(true);
+    expect((await f.run(['login', '--stdin'], { input: input(), env: noEnvCreds })).code).toBe(0);
+    expect(existsSync(file)).toBe(false);
+    expect(secretToolLookup('sandbox')).toBeDefined();
+    const st = await f.run(['status', '--json'], { env: noEnvCreds });
+    expect(JSON.parse(st.stdout).environments[0].source.kind).toBe('keychain');
+    expect((await f.run(['login', '--stdin', '--insecure-storage'], { input: input(), env: noEnvCreds })).code).toBe(0);
+    expect(secretToolLookup('sandbox')).toBeUndefined();
+    expect(existsSync(file)).toBe(true);
+    await f.run(['logout'], { env: noEnvCreds });
+  });
+});
+
 describe.runIf(keychainAvailable || keychainRequired)('login with the real keychain', () => {
   it('stores the secrets in the Secret Service (read back with secret-tool), token and logout round-trip', async () => {
     const r = await f.run(['login', '--stdin'], { input: input(), env: noEnvCreds });
