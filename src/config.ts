@@ -64,13 +64,45 @@ export function writeFileAtomic(path: string, data: string): void {
     } finally {
       fs.closeSync(fd);
     }
-    fs.renameSync(tmp, path);
+    renameWithRetry(tmp, path);
   } catch (e) {
     // Never leave a temp file behind (a full disk would otherwise collect empty ones).
     fs.rmSync(tmp, { force: true });
     throw e;
   }
   sweepTempFiles(path);
+}
+
+export interface RenameOps {
+  platform: NodeJS.Platform;
+  rename: (from: string, to: string) => void;
+  sleep: (ms: number) => void;
+}
+
+const sleepSync = (ms: number) => {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+};
+
+/** Backoff of a rename refused on Windows (about 1.1 s in all). */
+export const WIN_RENAME_DELAYS_MS = [5, 10, 20, 40, 80, 160, 320, 500];
+
+/**
+ * Rename over an existing file. On Windows, MoveFileExW(REPLACE_EXISTING) refuses a target that another process has
+ * open (EPERM/EACCES/EBUSY): readers of state.json hold it for microseconds, so retry with a bounded backoff there.
+ */
+export function renameWithRetry(from: string, to: string, o: RenameOps = { platform: process.platform, rename: fs.renameSync, sleep: sleepSync }): void {
+  const delays = o.platform === 'win32' ? WIN_RENAME_DELAYS_MS : [];
+  for (let i = 0; ; i++) {
+    try {
+      o.rename(from, to);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? '';
+      const delay = delays[i];
+      if (delay === undefined || !['EPERM', 'EACCES', 'EBUSY'].includes(code)) throw e;
+      o.sleep(delay);
+    }
+  }
 }
 
 /** Remove temp files a killed writer left beside `path` (its pid is gone). Writes only: never on the hot path. */

@@ -34,10 +34,12 @@ export function maskAccount(n: string, show: boolean): string {
   return show ? n : `****${n.slice(-4)}`;
 }
 
-function modeIssue(path: string, want: number): string | undefined {
+/** The chmod that tightens a file others can read; never on Windows, where libuv reports 0o666 for any writable file. */
+export function modeIssue(path: string, want: number, platform: NodeJS.Platform = process.platform): string | undefined {
+  if (platform === 'win32') return undefined;
   try {
     const m = statSync(path).mode & 0o777;
-    return (m & ~want) !== 0 ? `chmod ${want.toString(8)} ${path}` : undefined;
+    return (m & ~want) !== 0 ? `chmod ${want.toString(8)} '${path.replace(/'/g, `'\\''`)}'` : undefined;
   } catch {
     return undefined;
   }

@@ -131,12 +131,13 @@ export function judge(path: string, h: { holder?: Holder; text: string }, now: n
  * Remove a stale lock without removing a fresh one that replaced it meanwhile: move it aside under a
  * unique name, check it is the one judged stale, and put it back if not.
  */
-function breakStale(path: string, seenText: string): void {
+function breakStale(path: string, seenText: string): boolean {
   const aside = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.stale`;
   try {
     fs.renameSync(path, aside);
-  } catch {
-    return; // someone else broke it first
+  } catch (e) {
+    // ENOENT: someone else broke it first (retry at once). Anything else (Windows: the file is open): wait a poll.
+    return (e as NodeJS.ErrnoException).code === 'ENOENT';
   }
   let text = '';
   try {
@@ -152,6 +153,7 @@ function breakStale(path: string, seenText: string): void {
     }
   }
   fs.rmSync(aside, { force: true, recursive: true });
+  return true;
 }
 
 export type Release = () => void;
@@ -200,10 +202,7 @@ export async function acquireLock(path: string, o: LockOptions): Promise<Release
     if (h === undefined) continue; // released between our open and read
     const v = judge(path, h, now(), o.fp);
     if (v === 'refuse' && h.holder) throw new LockBusyError(h.holder.pid, h.holder.host);
-    if (v === 'stale') {
-      breakStale(path, h.text);
-      continue;
-    }
+    if (v === 'stale' && breakStale(path, h.text)) continue;
     await new Promise((r) => setTimeout(r, poll + Math.floor(Math.random() * poll)));
   }
 }
