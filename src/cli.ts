@@ -3,7 +3,8 @@
 import type { Command } from 'commander';
 // Only commander and small modules load at start-up: --version and --help pay for nothing else.
 import type { Context, GlobalOptions, Io } from './context.ts';
-import { ExitCode, TastyError } from './errors.ts';
+import { errorCode } from './error-codes.ts';
+import { ApiError, ExitCode, TastyError } from './errors.ts';
 import type { Output } from './output.ts';
 import { ENVIRONMENTS } from './environments.ts';
 import { VERSION } from './version.ts';
@@ -18,7 +19,8 @@ async function build(io: Io, state: { ctx?: Context; code: number }): Promise<Co
     .version(VERSION, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .addOption(new Option('--env <environment>', 'environment to use (default: TASTY_ENV, then the saved default, then production)').choices(ENVIRONMENTS))
-    .option('--json', 'print one JSON document on stdout')
+    .option('--json', 'print exactly one JSON document on stdout, also on failure ({"error":{…}})')
+    .option('-q, --quiet', 'no notes, success lines or progress on stderr (errors still print)')
     .option('--no-color', 'disable colour (also NO_COLOR)')
     .option('--verbose', 'log requests to stderr (secrets redacted); stack traces on errors')
     .option('--timeout <seconds>', 'network timeout in seconds (default 15, or TASTY_TIMEOUT)')
@@ -39,7 +41,9 @@ async function build(io: Io, state: { ctx?: Context; code: number }): Promise<Co
       const opts = cmd.opts();
       const globals = cmd.optsWithGlobals() as GlobalOptions;
       const { Context } = await import('./context.ts');
-      const ctx = new Context(io, globals);
+      const names: string[] = [];
+      for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+      const ctx = new Context(io, globals, names.join(' '));
       state.ctx = ctx;
       const args = cmd.args.slice(0, cmd.registeredArguments.length);
       const { default: action } = await loader();
@@ -89,23 +93,26 @@ async function build(io: Io, state: { ctx?: Context; code: number }): Promise<Co
     .action(lazy(() => import('./commands/accounts.ts')));
   accounts
     .command('use')
-    .description('save the default account of the selected environment')
-    .argument('<account-number>')
+    .description('save the default account of the selected environment (--unset clears it)')
+    .argument('[account-number]')
+    .option('--unset', 'clear the default account')
     .action(lazy(() => import('./commands/accounts-use.ts')));
 
   program
     .command('balances')
-    .description('balances of one account, the default one, or every open account')
+    .description('balances of one account (--account), the default one, or every open account (--all)')
     .option('--account <number>', 'account number')
+    .option('--all', 'every open account, even when a default account is saved')
     .option('--watch [seconds]', 'refresh every N seconds (default 15, minimum 5) until Ctrl-C')
     .action(lazy(() => import('./commands/balances.ts')));
 
   program
     .command('api')
-    .description('call any API endpoint with the cached token (relative paths only)')
-    .argument('<path>', 'e.g. /customers/me')
-    .option('-X, --method <method>', 'HTTP method', 'GET')
-    .option('-d, --data <json>', 'request body: JSON text, or @file')
+    .description('call any API endpoint with the cached token (paths relative to the API root only)')
+    .argument('<path>', 'e.g. customers/me or /customers/me')
+    .option('-X, --method <method>', 'HTTP method (default GET, or POST with -d)')
+    .option('-d, --data <json>', 'request body: JSON text, @file, or @- for standard input (implies POST)')
+    .option('-H, --header <name:value>', 'extra request header, repeatable (never Authorization)', (v: string, prev: string[] = []) => [...prev, v])
     .option('-y, --yes', 'do not ask before a non-GET request')
     .action(lazy(() => import('./commands/api.ts')));
 
@@ -120,10 +127,16 @@ async function build(io: Io, state: { ctx?: Context; code: number }): Promise<Co
   return program;
 }
 
+/** --json among the options (before a `--`), for errors raised before a command's context exists. */
+export function jsonRequested(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
 async function errorOutput(io: Io, argv: string[]): Promise<Output> {
   const { Output } = await import('./output.ts');
   return new Output({
-    json: false,
+    json: jsonRequested(argv),
     color: argv.includes('--no-color') ? false : undefined,
     verbose: argv.includes('--verbose'),
     env: io.env,
@@ -151,7 +164,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     await program.parseAsync(argv);
     code = state.code;
   } catch (e) {
-    code = report(e, state.ctx?.out ?? (await errorOutput(io, argv)));
+    code = report(e, state.ctx?.out ?? (await errorOutput(io, args)), state.ctx?.command ?? '');
   } finally {
     try {
       await state.ctx?.cleanup();
@@ -166,27 +179,42 @@ function isCommanderError(e: unknown): e is Error & { code: string } {
   return e instanceof Error && typeof (e as { code?: unknown }).code === 'string' && (e as unknown as { code: string }).code.startsWith('commander.');
 }
 
-function report(e: unknown, out: Output): number {
+/** Print an error (one line and a hint on stderr; with --json also the error document on stdout); its exit code. */
+function report(e: unknown, out: Output, command: string): number {
+  const fail = (message: string, hint: string | undefined, exitCode: number): number => {
+    out.error(message, hint);
+    if (out.json && !out.documented) out.document(errorDocument(out, e, command, message, hint, exitCode));
+    return exitCode;
+  };
   if (isCommanderError(e)) {
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
     const msg = e.message.replace(/^error: /, '');
-    out.error(msg, 'run `tasty --help` for usage');
-    return ExitCode.usage;
+    return fail(msg, 'run `tasty --help` for usage', ExitCode.usage);
   }
   if (e instanceof TastyError) {
-    out.error(e.message, e.hint);
+    const code = fail(e.message, e.hint, e.exitCode);
     if (out.verbose && e.cause) out.debug(String((e.cause as Error).stack ?? e.cause));
-    return e.exitCode;
+    return code;
   }
   const name = (e as { name?: string } | null)?.name;
   if (name === 'ExitPromptError' || name === 'AbortPromptError') {
-    out.error('cancelled');
-    return ExitCode.cancelled;
+    return fail('cancelled', undefined, ExitCode.cancelled);
   }
   const msg = e instanceof Error ? e.message : String(e);
-  out.error(`internal error: ${msg.split('\n')[0]}`, 'this is a bug in tasty: please report it with the output of the same command run with --verbose');
+  const code = fail(`internal error: ${msg.split('\n')[0]}`, 'this is a bug in tasty: please report it with the output of the same command run with --verbose', ExitCode.internal);
   if (out.verbose && e instanceof Error && e.stack) out.stderr.write(`${out.redact(e.stack)}\n`);
-  return ExitCode.internal;
+  return code;
+}
+
+/** The --json error document: {"error":{"code","message","hint","exitCode"}}, plus the HTTP answer for `tasty api`. */
+export function errorDocument(out: Output, e: unknown, command: string, message: string, hint: string | undefined, exitCode: number): { error: Record<string, unknown> } {
+  const clean = (s: string) => out.redact(s.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim());
+  const error: Record<string, unknown> = { code: errorCode(e, exitCode), message: clean(message), hint: hint === undefined ? null : clean(hint), exitCode };
+  if (e instanceof ApiError && e.response && command === 'api') {
+    error.status = e.status;
+    error.response = e.response.json !== undefined ? e.response.json : out.redact(e.response.text);
+  }
+  return { error };
 }
 
 export async function main(): Promise<void> {
@@ -204,7 +232,11 @@ export async function main(): Promise<void> {
   process.on('SIGINT', () => {
     if (handlers.size) for (const h of handlers) h();
     else {
-      process.stderr.write('\n');
+      process.stderr.write('\ntasty: cancelled\n');
+      // Scripts get their one document on every exit, Ctrl-C included (writes to pipes and files are synchronous).
+      if (jsonRequested(process.argv.slice(2))) {
+        process.stdout.write(`${JSON.stringify({ error: { code: 'cancelled', message: 'cancelled', hint: null, exitCode: ExitCode.cancelled } }, null, 2)}\n`);
+      }
       process.exit(ExitCode.cancelled);
     }
   });

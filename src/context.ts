@@ -23,6 +23,7 @@ export { VERSION };
 export interface GlobalOptions {
   env?: string;
   json?: boolean;
+  quiet?: boolean;
   color?: boolean;
   verbose?: boolean;
   timeout?: string;
@@ -42,11 +43,16 @@ export interface Io {
   prompter?: import('./prompt.ts').Prompter;
 }
 
+/** Commands whose stdout feeds another program: they never add notes to stderr. */
+const SCRIPT_COMMANDS = new Set(['token', 'exec']);
+
 export class Context {
   readonly io: Io;
   readonly env: Env;
   readonly out: Output;
   readonly globals: GlobalOptions;
+  /** The command's name as typed after `tasty`, e.g. "balances", "accounts use". */
+  readonly command: string;
   readonly dir: string;
   readonly version = VERSION;
   readonly now: () => number;
@@ -54,13 +60,15 @@ export class Context {
   private readonly clients = new Map<string, ApiClient>();
   private readonly cleanups: Array<() => Promise<void> | void> = [];
 
-  constructor(io: Io, globals: GlobalOptions) {
+  constructor(io: Io, globals: GlobalOptions, command = '') {
     this.io = io;
     this.env = io.env;
     this.globals = globals;
+    this.command = command;
     this.now = io.now ?? Date.now;
     this.out = new Output({
       json: globals.json === true,
+      quiet: globals.quiet === true,
       color: globals.color,
       verbose: globals.verbose === true,
       env: io.env,
@@ -72,6 +80,11 @@ export class Context {
 
   get json(): boolean {
     return this.globals.json === true;
+  }
+
+  /** Notes such as the plaintext-storage one: only on human output (not --json, --quiet, token or exec). */
+  notesWanted(): boolean {
+    return !this.json && !this.out.quiet && !SCRIPT_COMMANDS.has(this.command);
   }
 
   config(): UserConfig {
@@ -135,7 +148,9 @@ export class Context {
         keychainService: () => this.keychainService(),
         keychain: this.io.keychain ?? (async () => new (await import('./auth/keychain.ts')).KeychainStore({ service: this.keychainService() })),
         warn: (m) => this.out.warn(m),
-        notice: (m) => this.out.info(this.out.ec.yellow(m)),
+        notice: (m) => {
+          if (this.notesWanted()) this.out.note(m);
+        },
         debug: (m) => this.out.debug(m),
         secret: (s) => this.out.addSecret(s),
         timeoutMs: this.timeoutMs(),

@@ -9,6 +9,7 @@ export const ExitCode = {
   unreachable: 5,
   api: 6,
   keychain: 7,
+  declined: 8,
   cancelled: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -102,6 +103,8 @@ export class UnreachableError extends TastyError {
 export class ApiError extends TastyError {
   readonly status: number;
   readonly code: string | undefined;
+  /** The error response as received (`tasty api` shows it); set by the client on HTTP errors. */
+  response?: { text: string; json: unknown };
   constructor(message: string, status: number, code: string | undefined, hint?: string, cause = 'api_error') {
     super(message, ExitCode.api, { hint, cause });
     this.status = status;
@@ -112,6 +115,13 @@ export class ApiError extends TastyError {
 export class CancelledError extends TastyError {
   constructor() {
     super('cancelled', ExitCode.cancelled, { cause: 'cancelled' });
+  }
+}
+
+/** The user answered "no" to a confirmation: nothing was sent. Not a Ctrl-C. */
+export class DeclinedError extends TastyError {
+  constructor(what: string) {
+    super(`declined: ${what} was not sent`, ExitCode.declined, { cause: 'declined' });
   }
 }
 

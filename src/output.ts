@@ -10,6 +10,8 @@ export interface Stream {
 
 export interface OutputOptions {
   json: boolean;
+  /** -q/--quiet: no notes, success lines or progress on stderr (errors and warnings still print). */
+  quiet?: boolean;
   color: boolean | undefined; // false: --no-color
   verbose: boolean;
   env: Env;
@@ -42,6 +44,7 @@ export function safeJson(value: unknown, indent?: number): string {
 
 export class Output {
   readonly json: boolean;
+  readonly quiet: boolean;
   readonly verbose: boolean;
   readonly stdout: Stream;
   readonly stderr: Stream;
@@ -50,9 +53,12 @@ export class Output {
   readonly ec: ChalkInstance; // for stderr
   readonly interactive: boolean;
   private readonly secrets = new Set<string>();
+  /** True once the one JSON document of a --json run is on stdout. */
+  documented = false;
 
   constructor(o: OutputOptions) {
     this.json = o.json;
+    this.quiet = o.quiet === true;
     this.verbose = o.verbose;
     this.stdout = o.stdout;
     this.stderr = o.stderr;
@@ -88,16 +94,25 @@ export class Output {
 
   /** The one JSON document of a --json run. */
   document(value: unknown): void {
+    this.documented = true;
     this.stdout.write(`${safeJson(value, 2)}\n`);
   }
 
-  /** Human messages on stderr (suppressed for --json except warnings and errors). */
+  /** Human messages on stderr (suppressed for --json and --quiet; warnings and errors are not). */
   info(msg: string): void {
-    if (this.json) return;
+    if (this.json || this.quiet) return;
     this.stderr.write(`${this.redact(msg)}\n`);
   }
 
+  /** An advisory note on stderr (yellow): silenced by --quiet. */
+  note(msg: string): void {
+    if (this.quiet) return;
+    this.stderr.write(`${this.ec.yellow(this.redact(msg))}\n`);
+  }
+
   warn(msg: string): void {
+    // A "note:" written as a warning is a note all the same.
+    if (this.quiet && msg.startsWith('note:')) return;
     this.stderr.write(`${this.ec.yellow(this.redact(msg))}\n`);
   }
 
@@ -112,7 +127,7 @@ export class Output {
 
   /** A spinner on stderr when interactive; otherwise silent. */
   async spinner(text: string): Promise<Spinner> {
-    if (!this.interactive) return quietSpinner;
+    if (!this.interactive || this.quiet) return quietSpinner;
     const { default: ora } = await import('ora');
     const s = ora({ text, stream: this.stderr as NodeJS.WritableStream, color: 'cyan' }).start();
     return {

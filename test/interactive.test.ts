@@ -43,9 +43,10 @@ function io(answers: { confirm?: boolean } = {}, onInterrupt?: (cb: () => void) 
 describe('tasty api on a terminal', () => {
   const args = ['node', 'tasty', 'api', '/accounts/5WX01234/orders/dry-run', '-X', 'POST', '-d', '{"price":"1.00"}'];
 
-  it('asks before a non-GET; "no" is exit 130 and nothing is sent', async () => {
+  it('asks before a non-GET; "no" is exit 8 (declined, not a Ctrl-C) and nothing is sent', async () => {
     const t = io({ confirm: false });
-    expect(await run(args, t.io)).toBe(130);
+    expect(await run(args, t.io)).toBe(8);
+    expect(t.err.text).toMatch(/declined: POST \/accounts\/5WX01234\/orders\/dry-run was not sent/);
     expect(t.asked).toEqual(['Send POST /accounts/5WX01234/orders/dry-run to sandbox?']);
     expect(emu.count('/accounts/')).toBe(0);
   });

@@ -247,7 +247,7 @@ export class ApiClient {
   private async send(
     method: string,
     path: string,
-    opts: { token?: string; body?: string; retry: boolean; retryable?: (status: number, text: string) => boolean },
+    opts: { token?: string; body?: string; headers?: Record<string, string>; retry: boolean; retryable?: (status: number, text: string) => boolean },
   ): Promise<ApiResponse> {
     const url = this.url(path);
     const headers: Record<string, string> = {
@@ -255,6 +255,14 @@ export class ApiClient {
       accept: 'application/json',
     };
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
+    // Extra headers (tasty api -H) may override the defaults above, never the credentials or the connection.
+    for (const [k, v] of Object.entries(opts.headers ?? {})) {
+      const name = k.toLowerCase();
+      if (/^(authorization|proxy-authorization|host|connection|keep-alive|proxy-connection|te|trailer|transfer-encoding|upgrade|content-length|expect)$/.test(name) || /[\r\n]/.test(name + v)) {
+        throw new UsageError(`refusing to send the header ${JSON.stringify(k.slice(0, 40))}`, 'give only request headers such as Accept-Version');
+      }
+      headers[name] = v;
+    }
     if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
     const start = performance.now();
     const retryable = opts.retryable ?? ((s: number) => s >= 500 || s === 429);
@@ -373,16 +381,18 @@ export class ApiClient {
   }
 
   /** An authenticated API call. 2xx returns; anything else throws the mapped error. */
-  async call(method: string, path: string, token: string, body?: string): Promise<ApiResponse> {
+  async call(method: string, path: string, token: string, body?: string, headers?: Record<string, string>): Promise<ApiResponse> {
     const m = method.toUpperCase();
-    const r = await this.send(m, path, { token, body, retry: m === 'GET' || m === 'HEAD' });
+    const r = await this.send(m, path, { token, body, headers, retry: m === 'GET' || m === 'HEAD' });
     if (r.status >= 200 && r.status < 300) {
       if (r.text.length > 0 && r.json === undefined) {
         throw new ApiError(`${m} ${path}: ${r.status} with a body that is not JSON (truncated or HTML)`, r.status, undefined, 'try again; if it persists, run `tasty doctor`', 'bad_response');
       }
       return r;
     }
-    throw this.httpError(m, path, r);
+    const err = this.httpError(m, path, r);
+    err.response = { text: r.text, json: r.json };
+    throw err;
   }
 
   /** An unauthenticated probe (doctor): any status is returned, never thrown. */

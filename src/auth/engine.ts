@@ -391,17 +391,17 @@ export class AuthEngine {
    * Call the API with a token. A 401 (expired or revoked server-side) drops that token, mints once,
    * and retries the call once.
    */
-  async call(environment: Environment, method: string, path: string, body?: string): Promise<ApiResponse> {
+  async call(environment: Environment, method: string, path: string, body?: string, headers?: Record<string, string>): Promise<ApiResponse> {
     const client = await this.d.client(environment);
     const first = await this.getToken(environment);
     try {
-      return await client.call(method, path, first.token.accessToken, body);
+      return await client.call(method, path, first.token.accessToken, body, headers);
     } catch (e) {
       const { UnauthorizedError } = await import('../api/client.ts');
       if (!(e instanceof UnauthorizedError) || e.cause_ === 'html_401') throw e;
       this.d.debug?.('401 with the cached token: minting a new one and retrying once');
       const second = await this.getToken(environment, { replacing: first.token.accessToken });
-      return client.call(method, path, second.token.accessToken, body);
+      return client.call(method, path, second.token.accessToken, body, headers);
     }
   }
 

@@ -9,6 +9,7 @@ import { localTime, money, pad, relativeTime, safe, shapeBalances } from '../ren
 
 interface BalancesOptions {
   account?: string;
+  all?: boolean;
   watch?: string | boolean;
 }
 
@@ -36,10 +37,14 @@ export function parseWatch(v: string | boolean | undefined): number | undefined 
   return n;
 }
 
-async function which(ctx: Context, auth: AuthEngine, environment: Environment, account: string | undefined): Promise<{ numbers: string[]; single: boolean }> {
+/**
+ * Which accounts, and whether the --json document is one object. The shape follows the flags alone: one object
+ * with --account, else an array (a saved default account gives an array of one; --all ignores the default).
+ */
+async function which(ctx: Context, auth: AuthEngine, environment: Environment, account: string | undefined, all: boolean): Promise<{ numbers: string[]; single: boolean }> {
   if (account) return { numbers: [account], single: true };
-  const def = ctx.config().defaultAccounts?.[environment];
-  if (def) return { numbers: [def], single: true };
+  const def = all ? undefined : ctx.config().defaultAccounts?.[environment];
+  if (def) return { numbers: [def], single: false };
   const open = (await listAccounts(auth, environment)).filter((a) => !a.closed).map((a) => a.number);
   return { numbers: open, single: false };
 }
@@ -95,11 +100,12 @@ function shape(environment: Environment, d: Record<string, unknown>): Record<str
 
 export default async function balances(ctx: Context, opts: BalancesOptions): Promise<number> {
   // Validate everything before any request.
+  if (opts.all && opts.account !== undefined) throw new UsageError('--account and --all cannot be combined', 'give one account with --account, or every open account with --all');
   const account = opts.account !== undefined ? validateAccountNumber(opts.account) : undefined;
   const watch = parseWatch(opts.watch);
   const { environment } = ctx.environment();
   const auth = await ctx.auth();
-  const { numbers, single } = await which(ctx, auth, environment, account);
+  const { numbers, single } = await which(ctx, auth, environment, account, opts.all === true);
 
   if (watch === undefined) {
     const data = await fetchAll(auth, environment, numbers);

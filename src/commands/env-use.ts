@@ -8,6 +8,6 @@ export default async function envUse(ctx: Context, _opts: unknown, args: string[
   writeUserConfig(ctx.dir, cfg);
   if (ctx.json) ctx.out.document({ defaultEnvironment: environment });
   else ctx.out.info(`${ctx.out.ec.green('✓')} Default environment is now ${environment}.`);
-  if (ctx.env.TASTY_ENV) ctx.out.warn(`note: TASTY_ENV=${ctx.env.TASTY_ENV} is set and takes precedence over the saved default`);
+  if (ctx.env.TASTY_ENV) ctx.out.note(`note: TASTY_ENV=${ctx.env.TASTY_ENV} is set and takes precedence over the saved default`);
   return 0;
 }

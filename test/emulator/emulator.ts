@@ -1,7 +1,7 @@
 // A loopback emulator of the TastyTrade REST API, built from ../shared/tastytrade-api.md.
 // A real node:http server on 127.0.0.1:0 with per-test fault injection and request counting.
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 export type Fault =
@@ -46,6 +46,9 @@ export interface RequestRecord {
   status: number;
   authorization: string | undefined;
   userAgent: string | undefined;
+  /** Every request header as received (lower-case names). */
+  headers: IncomingHttpHeaders;
+  body?: string;
   at: number;
   /** Token requests: the refresh token sent. API calls: the grant whose access token was used. */
   grant?: string;
@@ -334,6 +337,7 @@ export class Emulator {
       status: 0,
       authorization: req.headers.authorization,
       userAgent: req.headers['user-agent'],
+      headers: req.headers,
       at: Date.now(),
     };
     this.requests.push(rec);
@@ -341,6 +345,7 @@ export class Emulator {
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     res.once('close', () => this.inFlight--);
     const body = await this.readBody(req);
+    rec.body = body;
     const isToken = path === '/oauth/token';
     if (isToken && method === 'POST') {
       this.tokenRequests++;
