@@ -95,7 +95,15 @@ export class Output {
   /** The one JSON document of a --json run. */
   document(value: unknown): void {
     this.documented = true;
-    this.stdout.write(`${safeJson(value, 2)}\n`);
+    this.stdout.write(`${safeJson(value, this.streaming ? undefined : 2)}\n`);
+  }
+
+  /** A stream of documents (balances --watch --json): one compact line each; a closing error is a line too. */
+  streaming = false;
+
+  jsonLine(value: unknown): void {
+    this.streaming = true;
+    this.stdout.write(`${safeJson(value)}\n`);
   }
 
   /** Human messages on stderr (suppressed for --json and --quiet; warnings and errors are not). */

@@ -4,7 +4,6 @@ import type { AuthEngine } from '../auth/engine.ts';
 import type { Environment } from '../config.ts';
 import type { Context } from '../context.ts';
 import { ApiError, CredentialsRejectedError, NotLoggedInError, TastyError, UsageError } from '../errors.ts';
-import { safeJson } from '../output.ts';
 import { localTime, money, pad, relativeTime, safe, shapeBalances } from '../render.ts';
 
 interface BalancesOptions {
@@ -103,6 +102,8 @@ export default async function balances(ctx: Context, opts: BalancesOptions): Pro
   if (opts.all && opts.account !== undefined) throw new UsageError('--account and --all cannot be combined', 'give one account with --account, or every open account with --all');
   const account = opts.account !== undefined ? validateAccountNumber(opts.account) : undefined;
   const watch = parseWatch(opts.watch);
+  // With --watch --json stdout is a stream of one-line documents, from the start: an early error is a line too.
+  if (watch !== undefined && ctx.json) ctx.out.streaming = true;
   const { environment } = ctx.environment();
   const auth = await ctx.auth();
   const { numbers, single } = await which(ctx, auth, environment, account, opts.all === true);
@@ -149,7 +150,7 @@ async function watchLoop(ctx: Context, auth: AuthEngine, environment: Environmen
         const data = await fetchAll(auth, environment, numbers);
         last = data;
         lastAt = ctx.now();
-        if (ctx.json) out.stdout.write(`${safeJson(single ? shape(environment, data[0] ?? {}) : data.map((d) => shape(environment, d)))}\n`);
+        if (ctx.json) out.jsonLine(single ? shape(environment, data[0] ?? {}) : data.map((d) => shape(environment, d)));
         else draw(render(ctx, environment, data));
       } catch (e) {
         if (e instanceof CredentialsRejectedError || e instanceof NotLoggedInError || e instanceof UsageError || (e instanceof ApiError && (e.status === 403 || e.status === 404))) throw e;

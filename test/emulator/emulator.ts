@@ -48,6 +48,8 @@ export interface RequestRecord {
   userAgent: string | undefined;
   /** Every request header as received (lower-case names). */
   headers: IncomingHttpHeaders;
+  /** The query string, "?…" or "". */
+  search: string;
   body?: string;
   at: number;
   /** Token requests: the refresh token sent. API calls: the grant whose access token was used. */
@@ -338,6 +340,7 @@ export class Emulator {
       authorization: req.headers.authorization,
       userAgent: req.headers['user-agent'],
       headers: req.headers,
+      search: url.search,
       at: Date.now(),
     };
     this.requests.push(rec);
