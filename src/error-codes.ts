@@ -26,7 +26,7 @@ export const ERROR_CODES = {
   bad_response: [ExitCode.api, 'a response that is not the JSON expected'],
   bad_token_response: [ExitCode.api, 'a token response without a usable access token'],
   response_too_large: [ExitCode.api, 'a response over 8 MiB, refused'],
-  transient_invalid_request: [ExitCode.api, 'the token endpoint\'s passing "invalid_request" (sandbox)'],
+  transient_invalid_request: [ExitCode.api, 'the token endpoint\'s transient "invalid_request" (sandbox)'],
   api_error: [ExitCode.api, 'any other 4xx'],
   keychain_unavailable: [ExitCode.keychain, 'the keychain cannot be used'],
   declined: [ExitCode.declined, 'the user answered "no" to a confirmation: nothing was sent'],
