@@ -151,7 +151,7 @@ export default async function api(ctx: Context, opts: ApiOptions, args: string[]
       const why = body?.fromStdin ? 'the body came from standard input, so there is no one to ask' : 'no terminal to ask on';
       throw new UsageError(`${method} ${path} can change your ${environment} account (orders, transfers): refusing without confirmation (${why})`, 'add --yes to send it without asking');
     }
-    ctx.out.stderr.write(`${summary(ctx, method, path, environment, body?.text)}\n`);
+    ctx.out.stderr.write(`${ctx.out.redact(summary(ctx, method, path, environment, body?.text))}\n`);
     const ok = await (await ctx.prompter()).confirm(`Send ${method} ${path} to ${environment}?`);
     if (!ok) throw new DeclinedError(`${method} ${path}`);
   }
