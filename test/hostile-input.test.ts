@@ -139,14 +139,32 @@ describe('fuzzed input → exit 2, zero requests', () => {
           fc.domain().map((d) => `//${d}/customers/me`),
           fc.domain().map((d) => `\\\\${d}\\x`),
           fc.domain().map((d) => `/\\${d}`),
-          fc.string().filter((s) => !s.startsWith('/')),
-          fc.constantFrom('http:/evil', 'HTTPS://evil.example', ' //evil.example', 'javascript:x', '/a b', '/x#frag', '/\u0000x'),
+          fc.constantFrom('http:/evil', 'HTTPS://evil.example', ' //evil.example', 'javascript:x', '/a b', '/x#frag', '/\u0000x', 'a b', 'x#frag', 'evil.example\\x'),
         ),
         async (p) => expectUsage(['api', p]),
       ),
       { numRuns: NUM_RUNS },
     );
     figures.push(`${NUM_RUNS} api paths`);
+  });
+
+  it('api paths without a leading slash are relative to the API root: any request goes to the emulator, none elsewhere', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(fc.string(), fc.domain(), fc.domain().map((d) => `${d}/customers/me`), fc.domain().map((d) => `${d}:443/x`)).filter((s) => !s.trim().startsWith('/')),
+        async (p) => {
+          const before = emu.requests.length;
+          const r = await tasty(['api', p]);
+          // Refused (exit 2, nothing sent), or sent to the emulator (it answers 404 to unknown paths: exit 6).
+          expect([0, 2, 6], `${JSON.stringify(p)}: ${r.stderr}`).toContain(r.code);
+          if (r.code === 2) expect(emu.requests.length).toBe(before);
+          for (const q of emu.requests.slice(before)) expect(q.path.startsWith('/')).toBe(true);
+          expect(trapConnections).toBe(0);
+        },
+      ),
+      { numRuns: NUM_RUNS },
+    );
+    figures.push(`${NUM_RUNS} relative api paths`);
   });
 
   it('timeouts and --watch intervals', async () => {
