@@ -206,13 +206,25 @@ function report(e: unknown, out: Output, command: string): number {
   return code;
 }
 
+/** A server's JSON with every known secret and token-shaped string redacted (as text when that would break it). */
+function redactJson(out: Output, value: unknown): unknown {
+  const text = JSON.stringify(value);
+  const red = out.redact(text);
+  if (red === text) return value;
+  try {
+    return JSON.parse(red) as unknown;
+  } catch {
+    return red;
+  }
+}
+
 /** The --json error document: {"error":{"code","message","hint","exitCode"}}, plus the HTTP answer for `tasty api`. */
 export function errorDocument(out: Output, e: unknown, command: string, message: string, hint: string | undefined, exitCode: number): { error: Record<string, unknown> } {
   const clean = (s: string) => out.redact(s.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim());
   const error: Record<string, unknown> = { code: errorCode(e, exitCode), message: clean(message), hint: hint === undefined ? null : clean(hint), exitCode };
   if (e instanceof ApiError && e.response && command === 'api') {
     error.status = e.status;
-    error.response = e.response.json !== undefined ? e.response.json : out.redact(e.response.text);
+    error.response = e.response.json !== undefined ? redactJson(out, e.response.json) : out.redact(e.response.text);
   }
   return { error };
 }

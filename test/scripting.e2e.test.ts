@@ -345,6 +345,29 @@ describe('tasty api, like gh api', () => {
     expect(e).toMatchObject({ code: 'api_error', exitCode: 6, status: 422, response: { error: { code: 'invalid_order', message: 'Price is required' } } });
   });
 
+  it('an empty success body is the document null with --json, and nothing on a pipe', async () => {
+    f.emu.inject('/customers', { kind: 'body', status: 204, body: '' });
+    const j = await f.run(['api', 'customers/me', '--json']);
+    expect(j.code).toBe(0);
+    expect(JSON.parse(j.stdout)).toBeNull();
+    f.emu.inject('/customers', { kind: 'body', status: 204, body: '' });
+    const p = await f.run(['api', 'customers/me']);
+    expect(p.code).toBe(0);
+    expect(p.stdout).toBe('');
+  });
+
+  it('an error body that echoes a token is redacted, on stdout and in the error document', async () => {
+    const echo = JSON.stringify({ error: { code: 'bad', message: 'token eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl is not allowed' } });
+    f.emu.inject('/customers', { kind: 'body', status: 400, body: echo });
+    const r = await f.run(['api', 'customers/me']);
+    expect(r.code).toBe(6);
+    expect(r.stdout).toContain('[redacted-jwt]');
+    expect(r.stdout).not.toContain('eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0');
+    f.emu.inject('/customers', { kind: 'body', status: 400, body: echo });
+    const j = await f.run(['api', 'customers/me', '--json']);
+    expect(errorOf(j.stdout).response).toEqual({ error: { code: 'bad', message: 'token [redacted-jwt] is not allowed' } });
+  });
+
   it('an error response on a terminal is pretty JSON', async () => {
     const t = terminal({});
     const code = await run(['node', 'tasty', 'api', 'no/such/thing'], t.io);
