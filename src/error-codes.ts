@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   credentials_file_foreign: [ExitCode.usage, 'the plaintext credentials file (or its directory) belongs to another user'],
   credentials_file_exposed: [ExitCode.usage, 'the plaintext credentials file is readable by others'],
   config_dir_unwritable: [ExitCode.usage, 'the config directory cannot hold the state (full, read-only, not a directory)'],
+  grant_of_other_environment: [ExitCode.usage, 'the refresh token\'s grant belongs to the other environment: not sent'],
   not_logged_in: [ExitCode.notLoggedIn, 'no credentials for the selected environment'],
   grant_revoked: [ExitCode.rejected, 'tastytrade said "Grant revoked" (also while that rejection is held)'],
   invalid_jwt: [ExitCode.rejected, 'the refresh token is mangled or belongs to the other environment'],
