@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 // Only commander and small modules load at start-up: --version and --help pay for nothing else.
 import type { Context, GlobalOptions, Io } from './context.ts';
-import { ExitCode, TastyError } from './errors.ts';
+import { describeError, ExitCode, TastyError } from './errors.ts';
 import type { Output } from './output.ts';
 import { ENVIRONMENTS } from './environments.ts';
 import { VERSION } from './version.ts';
@@ -22,6 +22,7 @@ async function build(io: Io, state: { ctx?: Context; code: number }): Promise<Co
     .option('--no-color', 'disable colour (also NO_COLOR)')
     .option('--verbose', 'log requests to stderr (secrets redacted); stack traces on errors')
     .option('--timeout <seconds>', 'network timeout in seconds (default 15, or TASTY_TIMEOUT)')
+    .option('--api-version <YYYYMMDD>', 'Accept-Version for data requests (default: TASTY_API_VERSION, else the tested version in production, none in the sandbox)')
     .showSuggestionAfterError(true)
     .configureHelp({ showGlobalOptions: true })
     .exitOverride()
@@ -162,31 +163,17 @@ export async function run(argv: string[], io: Io): Promise<number> {
   return code;
 }
 
-function isCommanderError(e: unknown): e is Error & { code: string } {
-  return e instanceof Error && typeof (e as { code?: unknown }).code === 'string' && (e as unknown as { code: string }).code.startsWith('commander.');
-}
-
 function report(e: unknown, out: Output): number {
-  if (isCommanderError(e)) {
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-    const msg = e.message.replace(/^error: /, '');
-    out.error(msg, 'run `tasty --help` for usage');
-    return ExitCode.usage;
+  const code = (e as { code?: unknown } | null)?.code;
+  if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return 0;
+  // One voice: describeError (errors.ts) builds the `tasty:` line and the `hint:` line of every error.
+  const d = describeError(e);
+  out.error(d.message, d.hint);
+  if (out.verbose) {
+    const stack = e instanceof TastyError ? (e.cause as Error | undefined)?.stack : e instanceof Error && d.exitCode === ExitCode.internal ? e.stack : undefined;
+    if (stack) out.debug(stack);
   }
-  if (e instanceof TastyError) {
-    out.error(e.message, e.hint);
-    if (out.verbose && e.cause) out.debug(String((e.cause as Error).stack ?? e.cause));
-    return e.exitCode;
-  }
-  const name = (e as { name?: string } | null)?.name;
-  if (name === 'ExitPromptError' || name === 'AbortPromptError') {
-    out.error('cancelled');
-    return ExitCode.cancelled;
-  }
-  const msg = e instanceof Error ? e.message : String(e);
-  out.error(`internal error: ${msg.split('\n')[0]}`, 'this is a bug in tasty: please report it with the output of the same command run with --verbose');
-  if (out.verbose && e instanceof Error && e.stack) out.stderr.write(`${out.redact(e.stack)}\n`);
-  return ExitCode.internal;
+  return d.exitCode;
 }
 
 export async function main(): Promise<void> {

@@ -46,6 +46,8 @@ export interface RequestRecord {
   status: number;
   authorization: string | undefined;
   userAgent: string | undefined;
+  /** The Accept-Version header, if any. */
+  acceptVersion: string | undefined;
   at: number;
   /** Token requests: the refresh token sent. API calls: the grant whose access token was used. */
   grant?: string;
@@ -57,6 +59,25 @@ export interface Grant {
   clientSecret: string;
   label: string;
   accounts?: EmuAccount[];
+}
+
+/** A canned answer for one method and path (real captured payloads from test/fixtures/real). */
+export interface CannedResponse {
+  status: number;
+  body: unknown;
+}
+
+/**
+ * How the emulator treats Accept-Version. tastytrade answers 406 to a version it no longer (or does not yet)
+ * support; a peer found the sandbox refusing the header altogether.
+ */
+export interface VersionPolicy {
+  /** Refuse any Accept-Version with 406 (the sandbox, as peers report it). */
+  refuseAll?: boolean;
+  /** Oldest version still served (YYYYMMDD); older ones answer 406. */
+  oldest?: string;
+  /** Newest version that exists; newer ones answer 406. */
+  newest?: string;
 }
 
 export interface EmulatorOptions {
@@ -71,6 +92,8 @@ export interface EmulatorOptions {
   clockOffsetMs?: number;
   /** Accounts with authority the caller lacks: 403 on their balances. */
   forbidden?: string[];
+  /** Accept-Version handling; default: the sandbox refuses it, production serves 20240101 to 20261201. */
+  versions?: VersionPolicy;
 }
 
 function b64url(s: string | Buffer): string {
@@ -169,6 +192,9 @@ export class Emulator {
   balances: Record<string, Record<string, unknown>>;
   forbidden: Set<string>;
   clockOffsetMs: number;
+  versions: VersionPolicy;
+  /** Canned answers by "METHOD /path", served after the token check (real payloads). */
+  readonly canned = new Map<string, CannedResponse>();
   /** Successful mints. */
   mints = 0;
   /** Every POST /oauth/token, answered or not. */
@@ -199,6 +225,13 @@ export class Emulator {
     this.balances = o.balances ?? {};
     this.forbidden = new Set(o.forbidden ?? []);
     this.clockOffsetMs = o.clockOffsetMs ?? 0;
+    this.versions = o.versions ?? (this.environment === 'sandbox' ? { refuseAll: true } : { oldest: '20240101', newest: '20261201' });
+  }
+
+  /** Serve a canned answer for `METHOD /path` (after the usual User-Agent and token checks). */
+  serve(method: string, path: string, status: number, body: unknown): this {
+    this.canned.set(`${method} ${path}`, { status, body });
+    return this;
   }
 
   get url(): string {
@@ -285,6 +318,7 @@ export class Emulator {
     this.requests.length = 0;
     this.faults = [];
     this.maxInFlight = 0;
+    this.canned.clear();
     return this;
   }
 
@@ -334,6 +368,7 @@ export class Emulator {
       status: 0,
       authorization: req.headers.authorization,
       userAgent: req.headers['user-agent'],
+      acceptVersion: typeof req.headers['accept-version'] === 'string' ? req.headers['accept-version'] : undefined,
       at: Date.now(),
     };
     this.requests.push(rec);
@@ -375,7 +410,17 @@ export class Emulator {
       return this.send(res, rec, 401, { error: { code: 'unauthorized', message: 'This login session has expired or is invalid' } });
     }
     rec.grant = tok.grant;
-    return this.api(method, path, body, res, rec);
+    const version = rec.acceptVersion;
+    if (version !== undefined) {
+      const v = this.versions;
+      if (v.refuseAll || !/^\d{8}$/.test(version) || (v.oldest && version < v.oldest) || (v.newest && version > v.newest)) {
+        // The body of tastytrade's 406 is unconfirmed: the client must branch on the status alone.
+        return this.send(res, rec, 406, { error: { code: 'not_acceptable', message: `Unsupported API version ${version.slice(0, 20)}` } });
+      }
+    }
+    const canned = this.canned.get(`${method} ${path}`);
+    if (canned) return this.send(res, rec, canned.status, canned.body, typeof canned.body === 'string' ? { 'content-type': 'application/json' } : {});
+    return this.api(method, path, body, res, rec, version);
   }
 
   /** Returns true when the fault answered the request. */
@@ -478,7 +523,7 @@ export class Emulator {
     this.send(res, rec, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: this.expiresIn });
   }
 
-  private api(method: string, path: string, body: string, res: ServerResponse, rec: RequestRecord): void {
+  private api(method: string, path: string, body: string, res: ServerResponse, rec: RequestRecord, version?: string): void {
     const ctx = { context: path };
     if (method === 'GET' && path === '/customers/me') return this.send(res, rec, 200, { data: this.customer, ...ctx });
     if (method === 'GET' && path === '/customers/me/accounts') {
@@ -492,7 +537,10 @@ export class Emulator {
       const acct = this.accounts.find((a) => a['account-number'] === n);
       if (this.forbidden.has(n)) return this.send(res, rec, 403, { error: { code: 'not_permitted', message: 'User not permitted access' } });
       if (!acct) return this.send(res, rec, 404, { error: { code: 'record_not_found', message: `Account ${n} not found` } });
-      return this.send(res, rec, 200, { data: { ...balancesFor(n, this.now()), ...(this.balances[n] ?? {}) }, ...ctx });
+      const data = { ...balancesFor(n, this.now()), ...(this.balances[n] ?? {}) };
+      // From API version 20251101 on, /balances answers one item per currency (release notes; tastyware uses /balances/USD).
+      if (version !== undefined && version >= '20251101' && !bal[2]) return this.send(res, rec, 200, { data: { items: [data] }, ...ctx });
+      return this.send(res, rec, 200, { data, ...ctx });
     }
     const dry = /^\/accounts\/([^/]+)\/orders\/dry-run$/.exec(path);
     if (method === 'POST' && dry) {
