@@ -290,7 +290,7 @@ export function apiFailure(f: HttpFailure, pinnedVersion = PINNED_API_VERSION): 
 
 /** A 403 or 404 on an account's data, naming the accounts the user does have (no code or reason said twice). */
 export function accountAccessError(e: ApiError, account: string, environment: string, open: string[]): ApiError {
-  const said = e.message.replace(/^\S+ \S+: \d{3} /, '');
+  const said = e.message.replace(/^\S+ \S+: /, '');
   const what = e.status === 404 ? `unknown account ${account} in ${environment}` : `not permitted to read account ${account} in ${environment}`;
   const yours = `your ${environment} accounts: ${open.join(', ') || 'none'}`;
   const hint = e.status === 404 ? `${yours} (\`tasty accounts use <number>\` saves a default)` : `${yours}; an account with read-only authority or another user's account answers this way`;
