@@ -92,7 +92,7 @@ export interface EmulatorOptions {
   clockOffsetMs?: number;
   /** Accounts with authority the caller lacks: 403 on their balances. */
   forbidden?: string[];
-  /** Accept-Version handling; default: the sandbox refuses it, production serves 20240101 to 20261201. */
+  /** Accept-Version handling; default: 20240101 to 20261201 are served (the sandbox's refusal is opt-in: refuseAll). */
   versions?: VersionPolicy;
 }
 
@@ -225,7 +225,9 @@ export class Emulator {
     this.balances = o.balances ?? {};
     this.forbidden = new Set(o.forbidden ?? []);
     this.clockOffsetMs = o.clockOffsetMs ?? 0;
-    this.versions = o.versions ?? (this.environment === 'sandbox' ? { refuseAll: true } : { oldest: '20240101', newest: '20261201' });
+    // One emulator often stands in for both environments in a test: refusing every Accept-Version (what peers report
+    // of the real sandbox) is opt-in, `versions: { refuseAll: true }`.
+    this.versions = o.versions ?? { oldest: '20240101', newest: '20261201' };
   }
 
   /** Serve a canned answer for `METHOD /path` (after the usual User-Agent and token checks). */
