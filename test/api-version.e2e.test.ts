@@ -1,6 +1,8 @@
 // Accept-Version: pinned in production, explicit only in the sandbox, overridable, validated, and a 406 that names its cure.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PINNED_API_VERSION } from '../src/config.ts';
+import { PINNED_API_VERSION, parseApiVersion, resolveApiVersion } from '../src/config.ts';
+import { UsageError } from '../src/errors.ts';
 import { useFixture } from './helpers.ts';
 
 function twoLines(stderr: string): [string, string] {
@@ -10,6 +12,31 @@ function twoLines(stderr: string): [string, string] {
   expect(lines[1]).toMatch(/^hint: \S/);
   return [lines[0] as string, lines[1] as string];
 }
+
+describe('resolving the version', () => {
+  it('production: flag, then TASTY_API_VERSION, then the pinned version; sandbox: only an explicit one', () => {
+    expect(resolveApiVersion('production', undefined, {})).toEqual({ version: PINNED_API_VERSION, source: 'pinned' });
+    expect(resolveApiVersion('sandbox', undefined, {})).toEqual({ version: undefined, source: 'none' });
+    expect(resolveApiVersion('sandbox', undefined, { TASTY_API_VERSION: '20250813' })).toEqual({ version: '20250813', source: 'TASTY_API_VERSION' });
+    expect(resolveApiVersion('production', '20260101', { TASTY_API_VERSION: '20250813' })).toEqual({ version: '20260101', source: '--api-version' });
+    expect(resolveApiVersion('production', undefined, { TASTY_API_VERSION: '' })).toEqual({ version: PINNED_API_VERSION, source: 'pinned' });
+  });
+
+  it('any string is either a real YYYYMMDD date or a usage error (fuzzed)', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.stringMatching(/^\d{8}$/), fc.date({ noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10).replace(/-/g, ''))), (v) => {
+        try {
+          const out = parseApiVersion(v, 'TASTY_API_VERSION');
+          const d = new Date(`${out.slice(0, 4)}-${out.slice(4, 6)}-${out.slice(6, 8)}T00:00:00Z`);
+          return /^\d{8}$/.test(out) && d.toISOString().slice(0, 10).replace(/-/g, '') === out && out >= '20000101';
+        } catch (e) {
+          return e instanceof UsageError && e.exitCode === 2;
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
 
 describe('production', () => {
   const f = useFixture({ environment: 'production' });

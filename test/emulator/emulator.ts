@@ -1,4 +1,5 @@
-// A loopback emulator of the TastyTrade REST API, built from ../shared/tastytrade-api.md.
+// A loopback emulator of the TastyTrade REST API, built from ../shared/tastytrade-api.md and checked against the real
+// payloads in test/fixtures/real (which it can also serve verbatim: serve()).
 // A real node:http server on 127.0.0.1:0 with per-test fault injection and request counting.
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -169,6 +170,11 @@ export function balancesFor(accountNumber: string, now: number): Record<string, 
     'day-equity-call-value': '0.0',
     'pending-cash': '125.5',
     'pending-cash-effect': 'Debit',
+    // As on a real 2026 margin account (test/fixtures/real): the effect of a `<stem>-amount` drops the `-amount`,
+    // and `*-effective-date` is a date beside it, not an effect.
+    'intraday-equities-cash-amount': '42.25',
+    'intraday-equities-cash-effect': 'Debit',
+    'intraday-equities-cash-effective-date': new Date(now).toISOString().slice(0, 10),
     'buying-power-adjustment': '0.0',
     'buying-power-adjustment-effect': 'None',
     'pending-margin-interest': '0.0',
