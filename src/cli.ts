@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 // Only commander and small modules load at start-up: --version and --help pay for nothing else.
 import type { Context, GlobalOptions, Io } from './context.ts';
 import { errorCode } from './error-codes.ts';
-import { ApiError, ExitCode, TastyError } from './errors.ts';
+import { ApiError, describeError, ExitCode, TastyError } from './errors.ts';
 import type { Output } from './output.ts';
 import { ENVIRONMENTS } from './environments.ts';
 import { VERSION } from './version.ts';
@@ -24,6 +24,7 @@ async function build(io: Io, state: { ctx?: Context; code: number }): Promise<Co
     .option('--no-color', 'disable colour (also NO_COLOR)')
     .option('--verbose', 'log requests to stderr (secrets redacted); stack traces on errors')
     .option('--timeout <seconds>', 'network timeout in seconds (default 15, or TASTY_TIMEOUT)')
+    .option('--api-version <YYYYMMDD>', 'Accept-Version for data requests (default: TASTY_API_VERSION, else the tested version in production, none in the sandbox)')
     .showSuggestionAfterError(true)
     .configureHelp({ showGlobalOptions: true })
     .exitOverride()
@@ -175,35 +176,19 @@ export async function run(argv: string[], io: Io): Promise<number> {
   return code;
 }
 
-function isCommanderError(e: unknown): e is Error & { code: string } {
-  return e instanceof Error && typeof (e as { code?: unknown }).code === 'string' && (e as unknown as { code: string }).code.startsWith('commander.');
-}
-
 /** Print an error (one line and a hint on stderr; with --json also the error document on stdout); its exit code. */
 function report(e: unknown, out: Output, command: string): number {
-  const fail = (message: string, hint: string | undefined, exitCode: number): number => {
-    out.error(message, hint);
-    if (out.json && !out.documented) out.document(errorDocument(out, e, command, message, hint, exitCode));
-    return exitCode;
-  };
-  if (isCommanderError(e)) {
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-    const msg = e.message.replace(/^error: /, '');
-    return fail(msg, 'run `tasty --help` for usage', ExitCode.usage);
+  const code = (e as { code?: unknown } | null)?.code;
+  if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return 0;
+  // One voice: describeError (errors.ts) builds the `tasty:` line and the `hint:` line of every error.
+  const d = describeError(e);
+  out.error(d.message, d.hint);
+  if (out.json && !out.documented) out.document(errorDocument(out, e, command, d.message, d.hint, d.exitCode));
+  if (out.verbose) {
+    const stack = e instanceof TastyError ? (e.cause as Error | undefined)?.stack : e instanceof Error && d.exitCode === ExitCode.internal ? e.stack : undefined;
+    if (stack) out.debug(stack);
   }
-  if (e instanceof TastyError) {
-    const code = fail(e.message, e.hint, e.exitCode);
-    if (out.verbose && e.cause) out.debug(String((e.cause as Error).stack ?? e.cause));
-    return code;
-  }
-  const name = (e as { name?: string } | null)?.name;
-  if (name === 'ExitPromptError' || name === 'AbortPromptError') {
-    return fail('cancelled', undefined, ExitCode.cancelled);
-  }
-  const msg = e instanceof Error ? e.message : String(e);
-  const code = fail(`internal error: ${msg.split('\n')[0]}`, 'this is a bug in tasty: please report it with the output of the same command run with --verbose', ExitCode.internal);
-  if (out.verbose && e instanceof Error && e.stack) out.stderr.write(`${out.redact(e.stack)}\n`);
-  return code;
+  return d.exitCode;
 }
 
 /** A server's JSON with every known secret and token-shaped string redacted (as text when that would break it). */

@@ -5,9 +5,9 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from './errors.ts';
 
-import { BASE_URLS, ENVIRONMENTS, type Environment } from './environments.ts';
+import { BASE_URLS, ENVIRONMENTS, type Environment, PINNED_API_VERSION } from './environments.ts';
 
-export { BASE_URLS, ENVIRONMENTS, type Environment };
+export { BASE_URLS, ENVIRONMENTS, type Environment, PINNED_API_VERSION };
 
 export function isEnvironment(v: unknown): v is Environment {
   return typeof v === 'string' && (ENVIRONMENTS as readonly string[]).includes(v);
@@ -259,4 +259,45 @@ export function parseTimeout(value: string, from: string): number {
     throw new UsageError(`${from} must be a number of seconds between 0 and 600, not ${JSON.stringify(value.slice(0, 40))}`, 'e.g. --timeout 30');
   }
   return n;
+}
+
+/*
+ * PINNED_API_VERSION (environments.ts) is sent as `Accept-Version` on production data requests. Without the header
+ * tastytrade serves its OLDEST version, and old versions are removed after 9 months of deprecation. 20251101 is the
+ * version tastyware/tastytrade pins (and runs its live test suite against); from it on `/balances` answers one item
+ * per currency, which `getBalances` handles.
+ */
+
+export type ApiVersionSource = '--api-version' | 'TASTY_API_VERSION' | 'pinned' | 'none';
+
+export interface ApiVersionChoice {
+  /** The Accept-Version to send, or undefined to send none. */
+  version: string | undefined;
+  source: ApiVersionSource;
+}
+
+/** A YYYYMMDD that is a real calendar date. */
+export function parseApiVersion(value: string, from: string): string {
+  const t = value.trim();
+  const m = /^(\d{4})(\d{2})(\d{2})$/.exec(t);
+  const ok = m !== null && (() => {
+    const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    const date = new Date(Date.UTC(y, mo - 1, d));
+    return y >= 2000 && date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d;
+  })();
+  if (!ok) {
+    throw new UsageError(`${from} must be an API version date YYYYMMDD, not ${JSON.stringify(value.slice(0, 40))}`, `e.g. ${from === '--api-version' ? '--api-version ' : `${from}=`}${PINNED_API_VERSION} (the version tasty is tested with)`);
+  }
+  return t;
+}
+
+/**
+ * The Accept-Version for an environment: --api-version, then TASTY_API_VERSION, then the pinned version in
+ * production. The sandbox gets the header only when it was set explicitly (peers found it refused there).
+ */
+export function resolveApiVersion(environment: Environment, flag: string | undefined, env: Env): ApiVersionChoice {
+  if (flag !== undefined) return { version: parseApiVersion(flag, '--api-version'), source: '--api-version' };
+  const e = env.TASTY_API_VERSION;
+  if (e !== undefined && e !== '') return { version: parseApiVersion(e, 'TASTY_API_VERSION'), source: 'TASTY_API_VERSION' };
+  return environment === 'production' ? { version: PINNED_API_VERSION, source: 'pinned' } : { version: undefined, source: 'none' };
 }

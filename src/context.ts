@@ -9,6 +9,8 @@ import {
   type Environment,
   parseTimeout,
   readUserConfig,
+  type ApiVersionChoice,
+  resolveApiVersion,
   resolveBaseUrl,
   selectEnvironment,
   type UserConfig,
@@ -27,6 +29,7 @@ export interface GlobalOptions {
   color?: boolean;
   verbose?: boolean;
   timeout?: string;
+  apiVersion?: string;
 }
 
 export interface Io {
@@ -116,10 +119,16 @@ export class Context {
     return resolveBaseUrl(environment, this.env);
   }
 
+  /** The Accept-Version for an environment (--api-version, TASTY_API_VERSION, pinned in production). */
+  apiVersion(environment: Environment): ApiVersionChoice {
+    return resolveApiVersion(environment, this.globals.apiVersion, this.env);
+  }
+
   /** The API client for an environment (undici is loaded on first request, not here). */
   async client(environment: Environment): Promise<ApiClient> {
     const existing = this.clients.get(environment);
     if (existing) return existing;
+    const version = this.apiVersion(environment);
     const { ApiClient } = await import('./api/client.ts');
     const c = new ApiClient({
       baseUrl: this.baseUrl(environment).baseUrl,
@@ -127,6 +136,8 @@ export class Context {
       timeoutMs: this.timeoutMs(),
       userAgent: `tasty-cli/${this.version}`,
       env: this.env,
+      apiVersion: version.version,
+      apiVersionSource: version.source,
       log: this.out.verbose ? (l) => this.out.debug(`[${environment}] ${l}`) : undefined,
     });
     this.clients.set(environment, c);

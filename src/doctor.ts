@@ -65,6 +65,25 @@ export async function diagnose(ctx: Context, environment: Environment, opts: { f
     ...(overridden ? { detail: 'TASTY_API_URL overrides the built-in address', fix: 'unset TASTY_API_URL unless you mean to use a proxy or mirror' } : {}),
   });
 
+  // API version: which Accept-Version data requests carry, and why (a malformed setting is a usage error, exit 2).
+  const version = ctx.apiVersion(environment);
+  const versionFrom = version.source === 'pinned' ? 'the version tasty is tested with' : `from ${version.source}`;
+  if (version.version === undefined) {
+    add({ id: 'api-version', title: 'API version', status: 'ok', summary: 'no Accept-Version header (the sandbox refuses it); set TASTY_API_VERSION to send one' });
+  } else if (environment === 'sandbox') {
+    add({
+      id: 'api-version',
+      title: 'API version',
+      status: 'warn',
+      summary: `Accept-Version ${version.version} (${versionFrom})`,
+      detail: 'the sandbox has been seen refusing Accept-Version with 406',
+      fix: version.source === 'TASTY_API_VERSION' ? 'unset TASTY_API_VERSION for the sandbox' : 'drop --api-version for the sandbox',
+      cause: 'sandbox_api_version',
+    });
+  } else {
+    add({ id: 'api-version', title: 'API version', status: 'ok', summary: `Accept-Version ${version.version} (${versionFrom})` });
+  }
+
   // 2. Credential store, 3. Credentials, 4. Held rejection (all offline)
   const auth = await ctx.auth();
   const st = await describeEnvironment(auth, ctx.dir, environment, ctx.env, ctx.now());

@@ -55,22 +55,47 @@ export function camelCase(key: string): string {
 const DECIMAL_RE = /^-?\d+(\.\d+)?$/;
 /** Fields that look numeric but are identifiers. */
 const NOT_AMOUNTS = new Set(['account-number', 'snapshot-date', 'updated-at', 'currency']);
+const EFFECT_SUFFIX = '-effect';
+
+/**
+ * Which amount each "*-effect" field signs. Real payloads pair both ways: `pending-cash` ↔ `pending-cash-effect`,
+ * and `intraday-equities-cash-amount` ↔ `intraday-equities-cash-effect` (the effect drops the `-amount`).
+ * Only keys ending exactly in `-effect` are effects: `*-effective-date` fields are dates.
+ */
+export function effectPairs(data: Record<string, unknown>): Map<string, string> {
+  const pairs = new Map<string, string>();
+  for (const key of Object.keys(data)) {
+    if (!key.endsWith(EFFECT_SUFFIX)) continue;
+    const stem = key.slice(0, -EFFECT_SUFFIX.length);
+    if (!stem) continue;
+    const amount = stem in data ? stem : `${stem}-amount` in data ? `${stem}-amount` : undefined;
+    if (amount !== undefined && !amount.endsWith(EFFECT_SUFFIX)) pairs.set(amount, key);
+  }
+  return pairs;
+}
+
+/** A decimal amount with the sign of its effect (Debit negative, Credit positive); undefined when not a number. */
+export function signedAmount(data: Record<string, unknown>, key: string, pairs = effectPairs(data)): number | undefined {
+  const raw = data[key];
+  if (typeof raw === 'number' ? !Number.isFinite(raw) : typeof raw !== 'string' || NOT_AMOUNTS.has(key) || !DECIMAL_RE.test(raw)) return undefined;
+  const n = Number(raw);
+  const effectKey = pairs.get(key);
+  const effect = effectKey === undefined ? undefined : data[effectKey];
+  if (effect === 'Debit') return -Math.abs(n);
+  if (effect === 'Credit') return Math.abs(n);
+  return n;
+}
 
 /**
  * tastytrade's balances for scripts: keys in camelCase, decimal strings as numbers, each "*-effect"
- * applied as the sign of its amount (Debit negative). Unknown fields are kept.
+ * applied as the sign of the amount it belongs to (Debit negative). Unknown fields are kept.
  */
 export function shapeBalances(data: Record<string, unknown>): Record<string, unknown> {
+  const pairs = effectPairs(data);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(data)) {
-    let value: unknown = v;
-    if (typeof v === 'string' && !NOT_AMOUNTS.has(k) && DECIMAL_RE.test(v)) value = Number(v);
-    if (typeof value === 'number' && !k.endsWith('-effect')) {
-      const effect = data[`${k}-effect`];
-      if (effect === 'Debit') value = -Math.abs(value);
-      else if (effect === 'Credit') value = Math.abs(value);
-    }
-    out[camelCase(k)] = value;
+    const n = signedAmount(data, k, pairs);
+    out[camelCase(k)] = n === undefined ? v : n;
   }
   return out;
 }

@@ -39,7 +39,8 @@ describe('tasty doctor', () => {
     const { r, doc } = await doctor();
     expect(r.code).toBe(0);
     expect(doc.ok).toBe(true);
-    expect(doc.checks.map((c) => c.id)).toEqual(['environment', 'store', 'credentials', 'rejection', 'dns', 'connection', 'http', 'grant', 'api']);
+    expect(doc.checks.map((c) => c.id)).toEqual(['environment', 'api-version', 'store', 'credentials', 'rejection', 'dns', 'connection', 'http', 'grant', 'api']);
+    expect(check(doc, 'api-version').summary).toMatch(/^no Accept-Version header/); // the sandbox gets none by default
     expect(check(doc, 'environment').status).toBe('warn'); // TASTY_API_URL override
     expect(check(doc, 'grant').status).toBe('ok');
     expect(check(doc, 'api').summary).toBe('2 open accounts: ****1234, ****6789');

@@ -344,7 +344,7 @@ describe('tasty api, like gh api', () => {
     const r = await f.run(['api', 'accounts/5WX01234/orders/dry-run', '-d', '{}', '--yes', '--json']);
     expect(r.code).toBe(6);
     const e = errorOf(r.stdout);
-    expect(e).toMatchObject({ code: 'api_error', exitCode: 6, status: 422, response: { error: { code: 'invalid_order', message: 'Price is required' } } });
+    expect(e).toMatchObject({ code: 'unprocessable', exitCode: 6, status: 422, response: { error: { code: 'invalid_order', message: 'Price is required' } } });
   });
 
   it('an empty success body is the document null with --json, and nothing on a pipe', async () => {

@@ -1,7 +1,7 @@
 // The API client: the only module that speaks HTTP. Built on undici (loaded lazily).
 import type { Dispatcher } from 'undici';
 import type { Env } from '../config.ts';
-import { ApiError, CredentialsRejectedError, IP_BLOCK_HINT, TastyError, UnreachableError, UsageError } from '../errors.ts';
+import { ApiError, apiFailure, CredentialsRejectedError, IP_BLOCK_HINT, TastyError, UnreachableError, UsageError } from '../errors.ts';
 import { oneLine } from '../output.ts';
 
 export interface RetryPolicy {
@@ -23,6 +23,9 @@ export interface ClientOptions {
   retry?: RetryPolicy;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /** Accept-Version sent on authenticated (data) requests, and the setting it came from (for a 406's cure). */
+  apiVersion?: string;
+  apiVersionSource?: string;
 }
 
 export interface ApiResponse {
@@ -65,8 +68,17 @@ export function parseErrorBody(json: unknown): ErrorBody {
     const e = o.error as Record<string, unknown>;
     let message = str(e.message);
     if (Array.isArray(e.errors)) {
+      // Nested errors come as {code, message} (preflight checks) or {domain, reason} (validation_error).
       const subs = e.errors
-        .map((x) => (typeof x === 'object' && x !== null ? str((x as Record<string, unknown>).message) : undefined))
+        .map((x) => {
+          if (typeof x !== 'object' || x === null) return undefined;
+          const o = x as Record<string, unknown>;
+          const m = str(o.message);
+          if (m) return m;
+          const domain = str(o.domain);
+          const reason = str(o.reason);
+          return reason ? (domain ? `${domain} ${reason}` : reason) : undefined;
+        })
         .filter((x): x is string => !!x);
       if (subs.length) message = [message, ...subs].filter(Boolean).join('; ');
     }
@@ -264,6 +276,7 @@ export class ApiClient {
       headers[name] = v;
     }
     if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
+    if (opts.token !== undefined && this.o.apiVersion) headers['accept-version'] = this.o.apiVersion;
     const start = performance.now();
     const retryable = opts.retryable ?? ((s: number) => s >= 500 || s === 429);
     for (let attempt = 0; ; attempt++) {
@@ -334,8 +347,8 @@ export class ApiClient {
       throw new ApiError(`token request answered ${r.status} with an HTML page`, r.status, 'html_response', HTML_401_HINT, 'html_401');
     }
     const err = parseErrorBody(r.json);
-    if (err.code === 'invalid_grant' || err.code === 'invalid_client') {
-      throw new CredentialsRejectedError(this.o.environment, oneLine(err.message ?? err.code).slice(0, 200));
+    if (err.code === 'invalid_grant' || err.code === 'invalid_client' || err.code === 'invalid_credentials' || err.code === 'unconfirmed_user') {
+      throw new CredentialsRejectedError(this.o.environment, oneLine(err.message ?? err.code).slice(0, 200), { code: err.code });
     }
     if (err.code === 'invalid_request') {
       throw new ApiError(
@@ -353,31 +366,24 @@ export class ApiClient {
 
   private httpError(method: string, path: string, r: ApiResponse): ApiError {
     const ct = header(r.headers, 'content-type');
+    if (r.status === 401 && r.json === undefined && looksHtml(r.text, ct)) {
+      return new UnauthorizedError(`${method} ${path}: 401 with an HTML page`, HTML_401_HINT, 'html_401');
+    }
     const err = parseErrorBody(r.json);
-    const where = `${method} ${path}`;
-    if (r.status === 401) {
-      if (r.json === undefined && looksHtml(r.text, ct)) {
-        return new UnauthorizedError(`${where}: 401 with an HTML page`, HTML_401_HINT, 'html_401');
-      }
-      return new UnauthorizedError(`${where}: 401 ${oneLine(err.message ?? 'unauthorized').slice(0, 200)}`);
-    }
-    if (r.json === undefined && r.text.length > 0) {
-      const kind = looksHtml(r.text, ct) ? 'an HTML page' : 'a body that is not JSON';
-      return new ApiError(`${where}: ${r.status} with ${kind}`, r.status, undefined, r.status >= 500 ? 'tastytrade is having trouble; try again shortly' : undefined, r.status >= 500 ? 'server_error' : 'bad_response');
-    }
-    const code = err.code ? oneLine(err.code).slice(0, 60) : undefined;
-    const msg = err.message ? oneLine(err.message).slice(0, 300) : `HTTP ${r.status}`;
-    let hint: string | undefined;
-    let cause = 'api_error';
-    if (r.status === 429) {
-      hint = 'rate limited by tastytrade: slow down and try again in a minute';
-      cause = 'rate_limited';
-    } else if (r.status >= 500) {
-      hint = 'tastytrade is having trouble (retried already); try again shortly';
-      cause = 'server_error';
-    } else if (r.status === 403) cause = 'forbidden';
-    else if (r.status === 404) cause = 'not_found';
-    return new ApiError(`${where}: ${r.status} ${msg}${code ? ` (${code})` : ''}`, r.status, code, hint, cause);
+    const f = apiFailure({
+      method,
+      path,
+      status: r.status,
+      code: err.code ? oneLine(err.code).slice(0, 60) : undefined,
+      message: err.message ? oneLine(err.message).slice(0, 300) : undefined,
+      environment: this.o.environment,
+      baseUrl: this.baseUrl,
+      apiVersion: this.o.apiVersion,
+      apiVersionSource: this.o.apiVersionSource,
+      body: r.json === undefined && r.text.length > 0 ? (looksHtml(r.text, ct) ? 'html' : 'not-json') : undefined,
+    });
+    // The auth engine re-mints once on a 401 and retries: keep the type it looks for.
+    return r.status === 401 ? new UnauthorizedError(f.message, f.hint, f.cause_) : f;
   }
 
   /** An authenticated API call. 2xx returns; anything else throws the mapped error. */

@@ -3,8 +3,8 @@ import { type Account, getBalances, listAccounts, mapLimit, validateAccountNumbe
 import type { AuthEngine } from '../auth/engine.ts';
 import type { Environment } from '../config.ts';
 import type { Context } from '../context.ts';
-import { ApiError, CredentialsRejectedError, NotLoggedInError, TastyError, UsageError } from '../errors.ts';
-import { localTime, money, pad, relativeTime, safe, shapeBalances } from '../render.ts';
+import { ApiError, accountAccessError, CredentialsRejectedError, NotLoggedInError, TastyError, UsageError } from '../errors.ts';
+import { effectPairs, localTime, money, pad, relativeTime, safe, shapeBalances, signedAmount } from '../render.ts';
 
 interface BalancesOptions {
   account?: string;
@@ -61,8 +61,8 @@ async function fetchAll(auth: AuthEngine, environment: Environment, numbers: str
         /* keep the original error */
       }
       const open = have.filter((a) => !a.closed).map((a) => a.number);
-      const what = e.status === 404 ? 'unknown account' : 'not permitted';
-      throw new ApiError(`${e.message.replace(/^GET \S+: /, '')} (${what})`, e.status, e.code, `your ${environment} accounts: ${open.join(', ') || 'none'}`, e.cause_);
+      const account = /^GET \/accounts\/([^/]+)\//.exec(e.message)?.[1] ?? numbers.join(', ');
+      throw accountAccessError(e, decodeURIComponent(account), environment, open);
     }
     throw e;
   }
@@ -75,15 +75,14 @@ function render(ctx: Context, environment: Environment, data: Array<Record<strin
   for (const d of data) {
     const currency = typeof d.currency === 'string' ? d.currency : 'USD';
     const updated = Date.parse(String(d['updated-at'] ?? ''));
-    const when = Number.isNaN(updated) ? 'time unknown' : `updated ${relativeTime(updated, now)} (${localTime(updated)})`;
+    // Old payloads (2018) have no updated-at: say which day the figures are from instead.
+    const snapshot = typeof d['snapshot-date'] === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(d['snapshot-date']) ? d['snapshot-date'] : undefined;
+    const when = !Number.isNaN(updated) ? `updated ${relativeTime(updated, now)} (${localTime(updated)})` : snapshot ? `as of ${snapshot} (no update time)` : 'time unknown';
     const lines = [`${ctx.out.envTag(environment)} ${c.bold(safe(d['account-number']))}  ${c.dim(when)}`];
+    const pairs = effectPairs(d);
     for (const [key, label] of FIELDS) {
-      const raw = d[key];
-      if (raw === undefined || raw === null || raw === '') continue;
-      let n = Number(raw);
-      if (!Number.isFinite(n)) continue;
-      const effect = d[`${key}-effect`];
-      if (effect === 'Debit') n = -Math.abs(n);
+      const n = signedAmount(d, key, pairs);
+      if (n === undefined) continue;
       const text = money(n, currency);
       lines.push(`  ${pad(label, 28)}${pad(n < 0 ? c.red(text) : text, 18, 'right')}`);
     }

@@ -1,4 +1,5 @@
-// A loopback emulator of the TastyTrade REST API, built from ../shared/tastytrade-api.md.
+// A loopback emulator of the TastyTrade REST API, built from ../shared/tastytrade-api.md and checked against the real
+// payloads in test/fixtures/real (which it can also serve verbatim: serve()).
 // A real node:http server on 127.0.0.1:0 with per-test fault injection and request counting.
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -51,6 +52,8 @@ export interface RequestRecord {
   /** The query string, "?…" or "". */
   search: string;
   body?: string;
+  /** The Accept-Version header, if any. */
+  acceptVersion: string | undefined;
   at: number;
   /** Token requests: the refresh token sent. API calls: the grant whose access token was used. */
   grant?: string;
@@ -62,6 +65,25 @@ export interface Grant {
   clientSecret: string;
   label: string;
   accounts?: EmuAccount[];
+}
+
+/** A canned answer for one method and path (real captured payloads from test/fixtures/real). */
+export interface CannedResponse {
+  status: number;
+  body: unknown;
+}
+
+/**
+ * How the emulator treats Accept-Version. tastytrade answers 406 to a version it no longer (or does not yet)
+ * support; a peer found the sandbox refusing the header altogether.
+ */
+export interface VersionPolicy {
+  /** Refuse any Accept-Version with 406 (the sandbox, as peers report it). */
+  refuseAll?: boolean;
+  /** Oldest version still served (YYYYMMDD); older ones answer 406. */
+  oldest?: string;
+  /** Newest version that exists; newer ones answer 406. */
+  newest?: string;
 }
 
 export interface EmulatorOptions {
@@ -76,6 +98,8 @@ export interface EmulatorOptions {
   clockOffsetMs?: number;
   /** Accounts with authority the caller lacks: 403 on their balances. */
   forbidden?: string[];
+  /** Accept-Version handling; default: 20240101 to 20261201 are served (the sandbox's refusal is opt-in: refuseAll). */
+  versions?: VersionPolicy;
 }
 
 function b64url(s: string | Buffer): string {
@@ -151,6 +175,11 @@ export function balancesFor(accountNumber: string, now: number): Record<string, 
     'day-equity-call-value': '0.0',
     'pending-cash': '125.5',
     'pending-cash-effect': 'Debit',
+    // As on a real 2026 margin account (test/fixtures/real): the effect of a `<stem>-amount` drops the `-amount`,
+    // and `*-effective-date` is a date beside it, not an effect.
+    'intraday-equities-cash-amount': '42.25',
+    'intraday-equities-cash-effect': 'Debit',
+    'intraday-equities-cash-effective-date': new Date(now).toISOString().slice(0, 10),
     'buying-power-adjustment': '0.0',
     'buying-power-adjustment-effect': 'None',
     'pending-margin-interest': '0.0',
@@ -174,6 +203,9 @@ export class Emulator {
   balances: Record<string, Record<string, unknown>>;
   forbidden: Set<string>;
   clockOffsetMs: number;
+  versions: VersionPolicy;
+  /** Canned answers by "METHOD /path", served after the token check (real payloads). */
+  readonly canned = new Map<string, CannedResponse>();
   /** Successful mints. */
   mints = 0;
   /** Every POST /oauth/token, answered or not. */
@@ -204,6 +236,15 @@ export class Emulator {
     this.balances = o.balances ?? {};
     this.forbidden = new Set(o.forbidden ?? []);
     this.clockOffsetMs = o.clockOffsetMs ?? 0;
+    // One emulator often stands in for both environments in a test: refusing every Accept-Version (what peers report
+    // of the real sandbox) is opt-in, `versions: { refuseAll: true }`.
+    this.versions = o.versions ?? { oldest: '20240101', newest: '20261201' };
+  }
+
+  /** Serve a canned answer for `METHOD /path` (after the usual User-Agent and token checks). */
+  serve(method: string, path: string, status: number, body: unknown): this {
+    this.canned.set(`${method} ${path}`, { status, body });
+    return this;
   }
 
   get url(): string {
@@ -290,6 +331,7 @@ export class Emulator {
     this.requests.length = 0;
     this.faults = [];
     this.maxInFlight = 0;
+    this.canned.clear();
     return this;
   }
 
@@ -341,6 +383,7 @@ export class Emulator {
       userAgent: req.headers['user-agent'],
       headers: req.headers,
       search: url.search,
+      acceptVersion: typeof req.headers['accept-version'] === 'string' ? req.headers['accept-version'] : undefined,
       at: Date.now(),
     };
     this.requests.push(rec);
@@ -383,7 +426,17 @@ export class Emulator {
       return this.send(res, rec, 401, { error: { code: 'unauthorized', message: 'This login session has expired or is invalid' } });
     }
     rec.grant = tok.grant;
-    return this.api(method, path, body, res, rec);
+    const version = rec.acceptVersion;
+    if (version !== undefined) {
+      const v = this.versions;
+      if (v.refuseAll || !/^\d{8}$/.test(version) || (v.oldest && version < v.oldest) || (v.newest && version > v.newest)) {
+        // The body of tastytrade's 406 is unconfirmed: the client must branch on the status alone.
+        return this.send(res, rec, 406, { error: { code: 'not_acceptable', message: `Unsupported API version ${version.slice(0, 20)}` } });
+      }
+    }
+    const canned = this.canned.get(`${method} ${path}`);
+    if (canned) return this.send(res, rec, canned.status, canned.body, typeof canned.body === 'string' ? { 'content-type': 'application/json' } : {});
+    return this.api(method, path, body, res, rec, version);
   }
 
   /** Returns true when the fault answered the request. */
@@ -486,7 +539,7 @@ export class Emulator {
     this.send(res, rec, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: this.expiresIn });
   }
 
-  private api(method: string, path: string, body: string, res: ServerResponse, rec: RequestRecord): void {
+  private api(method: string, path: string, body: string, res: ServerResponse, rec: RequestRecord, version?: string): void {
     const ctx = { context: path };
     if (method === 'GET' && path === '/customers/me') return this.send(res, rec, 200, { data: this.customer, ...ctx });
     if (method === 'GET' && path === '/customers/me/accounts') {
@@ -500,7 +553,10 @@ export class Emulator {
       const acct = this.accounts.find((a) => a['account-number'] === n);
       if (this.forbidden.has(n)) return this.send(res, rec, 403, { error: { code: 'not_permitted', message: 'User not permitted access' } });
       if (!acct) return this.send(res, rec, 404, { error: { code: 'record_not_found', message: `Account ${n} not found` } });
-      return this.send(res, rec, 200, { data: { ...balancesFor(n, this.now()), ...(this.balances[n] ?? {}) }, ...ctx });
+      const data = { ...balancesFor(n, this.now()), ...(this.balances[n] ?? {}) };
+      // From API version 20251101 on, /balances answers one item per currency (release notes; tastyware uses /balances/USD).
+      if (version !== undefined && version >= '20251101' && !bal[2]) return this.send(res, rec, 200, { data: { items: [data] }, ...ctx });
+      return this.send(res, rec, 200, { data, ...ctx });
     }
     const dry = /^\/accounts\/([^/]+)\/orders\/dry-run$/.exec(path);
     if (method === 'POST' && dry) {
