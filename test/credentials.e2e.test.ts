@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, wr
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Emulator, type Grant, makeRefreshToken } from './emulator/emulator.ts';
+import { Emulator, makeRefreshToken } from './emulator/emulator.ts';
 import { KEYRING_REQUIRED, KEYRING_SESSION, leaks, type RunOptions, runTasty, tmpDir, useFixture } from './helpers.ts';
 
 const f = useFixture({ environment: 'sandbox' });

@@ -30,7 +30,7 @@ afterAll(async () => {
 
 const emuFor = (e: Environment) => (e === 'sandbox' ? sandbox : production);
 
-function engine(dir: string, set: keyof typeof sets, environment: Environment): AuthEngine {
+function engine(dir: string, set: keyof typeof sets): AuthEngine {
   const c = sets[set];
   const clients = new Map<Environment, ApiClient>();
   return new AuthEngine({
@@ -73,7 +73,7 @@ describe('random interleavings of three credential sets across concurrent engine
             await Promise.all(
               batch.map(async (p) => {
                 processes++;
-                const e = engine(dir, p.set, p.env);
+                const e = engine(dir, p.set);
                 const emu = emuFor(p.env);
                 try {
                   const { token } = await e.getToken(p.env);
