@@ -185,11 +185,21 @@ function report(e: unknown, out: Output): number {
   }
   const msg = e instanceof Error ? e.message : String(e);
   out.error(`internal error: ${msg.split('\n')[0]}`, 'this is a bug in tasty: please report it with the output of the same command run with --verbose');
-  if (out.verbose && e instanceof Error && e.stack) out.stderr.write(`${out.redact(e.stack)}\n`);
+  if (out.verbose && e instanceof Error && e.stack) out.debug(e.stack);
   return ExitCode.internal;
 }
 
 export async function main(): Promise<void> {
+  // A reader that went away (`tasty balances --watch --json | head -c 10`) ends the run quietly, not with a stack.
+  for (const s of [process.stdout, process.stderr]) {
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+      throw e;
+    });
+  }
+  // Hardening Node allows: a diagnostic report (which a user or a fatal error can trigger) never holds the
+  // environment, where secrets may be. Core dumps (RLIMIT_CORE, PR_SET_DUMPABLE) cannot be refused from Node.
+  if (process.report) process.report.excludeEnv = true;
   const handlers = new Set<() => void>();
   const io: Io = {
     env: process.env,

@@ -4,8 +4,7 @@ import type { AuthEngine } from '../auth/engine.ts';
 import type { Environment } from '../config.ts';
 import type { Context } from '../context.ts';
 import { ApiError, CredentialsRejectedError, NotLoggedInError, TastyError, UsageError } from '../errors.ts';
-import { safeJson } from '../output.ts';
-import { localTime, money, pad, relativeTime, safe, shapeBalances } from '../render.ts';
+import { localTime, money, pad, relativeTime, safe, shapeBalances, signedDecimal } from '../render.ts';
 
 interface BalancesOptions {
   account?: string;
@@ -76,12 +75,13 @@ function render(ctx: Context, environment: Environment, data: Array<Record<strin
     for (const [key, label] of FIELDS) {
       const raw = d[key];
       if (raw === undefined || raw === null || raw === '') continue;
-      let n = Number(raw);
-      if (!Number.isFinite(n)) continue;
       const effect = d[`${key}-effect`];
-      if (effect === 'Debit') n = -Math.abs(n);
-      const text = money(n, currency);
-      lines.push(`  ${pad(label, 28)}${pad(n < 0 ? c.red(text) : text, 18, 'right')}`);
+      // Decimal strings are formatted exactly, whatever their size; numbers as they are.
+      const exact = typeof raw === 'string' ? signedDecimal(raw, effect === 'Debit' ? -1 : undefined) : typeof raw === 'number' && Number.isFinite(raw) ? String(effect === 'Debit' ? -Math.abs(raw) : raw) : undefined;
+      if (exact === undefined) continue;
+      const text = money(exact, currency);
+      const negative = exact.startsWith('-') && /[1-9]/.test(exact);
+      lines.push(`  ${pad(label, 28)}${pad(negative ? c.red(text) : text, 18, 'right')}`);
     }
     blocks.push(lines.join('\n'));
   }
@@ -132,8 +132,7 @@ async function watchLoop(ctx: Context, auth: AuthEngine, environment: Environmen
   let drawn = 0;
   const draw = (text: string) => {
     if (tty) {
-      if (drawn) out.stdout.write(`\u001b[${drawn}F\u001b[J`);
-      out.stdout.write(`${text}\n`);
+      out.redraw(text, drawn);
       drawn = text.split('\n').length;
     } else out.data(text);
   };
@@ -143,7 +142,7 @@ async function watchLoop(ctx: Context, auth: AuthEngine, environment: Environmen
         const data = await fetchAll(auth, environment, numbers);
         last = data;
         lastAt = ctx.now();
-        if (ctx.json) out.stdout.write(`${safeJson(single ? shape(environment, data[0] ?? {}) : data.map((d) => shape(environment, d)))}\n`);
+        if (ctx.json) out.document(single ? shape(environment, data[0] ?? {}) : data.map((d) => shape(environment, d)), { indent: 0 });
         else draw(render(ctx, environment, data));
       } catch (e) {
         if (e instanceof CredentialsRejectedError || e instanceof NotLoggedInError || e instanceof UsageError || (e instanceof ApiError && (e.status === 403 || e.status === 404))) throw e;

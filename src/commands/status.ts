@@ -18,6 +18,8 @@ export default async function status(ctx: Context, opts: { all?: boolean }): Pro
   const saved = ctx.config().defaultEnvironment ?? null;
   const results: EnvStatus[] = [];
   for (const e of envs) results.push(await describeEnvironment(auth, ctx.dir, e, ctx.env, ctx.now()));
+  // Every secret in play is known to the redactor before anything is printed (a stored rejection may echo one).
+  for (const r of results) for (const s of [r.credentials?.clientSecret, r.credentials?.refreshToken]) ctx.out.addSecret(s);
   const selected = results.find((r) => r.environment === choice.environment);
   const code = !selected?.loggedIn ? ExitCode.notLoggedIn : selected.rejection?.held ? ExitCode.rejected : ExitCode.ok;
 
