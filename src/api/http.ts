@@ -8,6 +8,7 @@ import request from 'undici/lib/api/api-request.js';
 export { Agent, request };
 
 export async function proxyAgentClass(): Promise<typeof import('undici').ProxyAgent> {
-  const undici = await import('undici');
-  return undici.ProxyAgent;
+  const m = (await import('undici')) as typeof import('undici') & { default?: typeof import('undici') };
+  // Bundled, a CommonJS package's namespace carries its exports on `default`; unbundled (tests), by name.
+  return (m.default ?? m).ProxyAgent;
 }
