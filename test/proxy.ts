@@ -34,10 +34,12 @@ export class TlsFront {
   port = 0;
   private server: TlsServer | undefined;
   private readonly sockets = new Set<Socket>();
-  constructor(
-    private readonly pki: Pki,
-    private readonly upstreamPort: number,
-  ) {}
+  private readonly pki: Pki;
+  private readonly upstreamPort: number;
+  constructor(pki: Pki, upstreamPort: number) {
+    this.pki = pki;
+    this.upstreamPort = upstreamPort;
+  }
   async start(): Promise<this> {
     this.server = createTlsServer({ key: this.pki.key, cert: this.pki.cert }, (tls) => {
       const up = netConnect(this.upstreamPort, '127.0.0.1');
@@ -71,7 +73,10 @@ export class ConnectProxy {
   refuseWith: number | undefined;
   private server: HttpServer | undefined;
   private readonly sockets = new Set<Socket>();
-  constructor(private readonly hosts: Record<string, number>) {}
+  private readonly hosts: Record<string, number>;
+  constructor(hosts: Record<string, number>) {
+    this.hosts = hosts;
+  }
   async start(): Promise<this> {
     const server = createHttpServer((req, res) => {
       this.forwards.push(`${req.method} ${req.url}`);
