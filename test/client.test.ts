@@ -346,6 +346,34 @@ describe('redirects and proxies', () => {
   });
 });
 
+describe('token answers', () => {
+  it('one client mints at most once a second (a floor on renewal intervals, whatever expires_in says)', async () => {
+    const c = client();
+    emu.expiresIn = 0.001;
+    try {
+      const a = await c.mint(emu.refreshToken, emu.clientSecret);
+      expect(a.expiresIn).toBe(1); // clamped up from 0.001
+      await c.mint(emu.refreshToken, emu.clientSecret);
+      expect(sleeps).toHaveLength(1);
+      expect(sleeps[0]).toBeGreaterThan(900);
+      expect(sleeps[0]).toBeLessThanOrEqual(1000);
+    } finally {
+      emu.expiresIn = 900;
+    }
+  });
+
+  it('an access token outside RFC 6750 b64token is refused; a cached one is never sent', async () => {
+    emu.inject('token', { kind: 'token', accessToken: 'at_good\r\nX-Injected: yes' });
+    const e = await failure(client().mint(emu.refreshToken, emu.clientSecret));
+    expect(e.exitCode).toBe(ExitCode.api);
+    expect(e.cause_).toBe('bad_token');
+    const before = emu.requests.length;
+    const e2 = await failure(client().call('GET', '/customers/me', 'at_x\r\nX-Injected: yes'));
+    expect(e2.cause_).toBe('bad_token');
+    expect(emu.requests.length).toBe(before);
+  });
+});
+
 describe('transport failures', () => {
   it('a closed port → exit 5 "refused"', async () => {
     const spare = await new Emulator().start();

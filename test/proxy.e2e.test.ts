@@ -108,4 +108,12 @@ describe('through a CONNECT proxy to a TLS server', () => {
     expect(r.stderr).toMatch(/TLS failure/);
     expect(f.emu.tokenRequests).toBe(0);
   });
+
+  it('doctor flags NODE_TLS_REJECT_UNAUTHORIZED=0 as a failure with its cure', async () => {
+    const r = await f.run(['doctor', '--json'], { env: env({ HTTPS_PROXY: proxy.url, NODE_TLS_REJECT_UNAUTHORIZED: '0' }) });
+    const d = JSON.parse(r.stdout) as { ok: boolean; checks: Array<{ id: string; status: string; fix: string }> };
+    expect(d.checks.find((c) => c.id === 'tls_verification')).toMatchObject({ status: 'fail', fix: expect.stringMatching(/unset NODE_TLS_REJECT_UNAUTHORIZED/) });
+    expect(d.ok).toBe(false);
+    expect(r.code).toBe(1);
+  });
 });
