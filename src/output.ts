@@ -50,15 +50,18 @@ export function safeJson(value: unknown, indent?: number): string {
 export const REDACTED = '[redacted]';
 
 /**
- * The one redactor: every known secret (any length) becomes [redacted]; Bearer values and JWT-shaped strings are
- * redacted even when nobody registered them. Longest secrets first, so one that contains another goes whole.
+ * The one redactor: every known secret (any length) becomes [redacted], longest first so one that contains another
+ * goes whole. With `shapes` (logs and messages, not data), Bearer values and JWT-shaped strings are redacted even when
+ * nobody registered them; data keeps them (`tasty api /api-quote-tokens` exists to print a token).
  */
-export function redactText(s: string, secrets: Iterable<string>): string {
+export function redactText(s: string, secrets: Iterable<string>, o: { shapes?: boolean } = { shapes: true }): string {
   let out = s;
   const list = [...secrets].filter((x) => x.length > 0).sort((a, b) => b.length - a.length);
   for (const secret of list) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
-  out = out.replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi, `$1${REDACTED}`);
-  out = out.replace(/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, '[redacted-jwt]');
+  if (o.shapes) {
+    out = out.replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi, `$1${REDACTED}`);
+    out = out.replace(/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, '[redacted-jwt]');
+  }
   return out;
 }
 
@@ -115,8 +118,9 @@ export class Output {
     if (s && s.length > 0) this.secrets.add(s);
   }
 
-  redact(s: string): string {
-    return redactText(s, this.secrets);
+  /** Redact registered secrets; `shapes` (the default, for messages) also Bearer values and JWT-shaped strings. */
+  redact(s: string, shapes = true): string {
+    return redactText(s, this.secrets, { shapes });
   }
 
   /**
@@ -124,7 +128,7 @@ export class Output {
    * sanitiser only where colour is on.
    */
   private write(stream: Stream, text: string, keepSgr: boolean, paint: (s: string) => string = (x) => x): void {
-    stream.write(`${sanitize(paint(this.redact(text)), { keepSgr })}\n`);
+    stream.write(`${sanitize(paint(this.redact(text, stream !== this.stdout)), { keepSgr })}\n`);
   }
 
   /** Data on stdout (sanitised and redacted like everything else). */
@@ -154,7 +158,7 @@ export class Output {
 
   /** The one JSON document of a --json run; `reveal` names values printed unredacted (the token of `tasty token`). */
   document(value: unknown, o: { reveal?: string[]; indent?: number } = {}): void {
-    const redacted = redactValue(value, (s) => this.redact(s), new Set(o.reveal ?? []));
+    const redacted = redactValue(value, (s) => this.redact(s, false), new Set(o.reveal ?? []));
     this.stdout.write(`${safeJson(redacted, o.indent ?? 2)}\n`);
   }
 

@@ -131,7 +131,7 @@ describe('escape sequences in account numbers and JWT claims', () => {
   });
 
   it('JWT claims (grant id, scopes): status, doctor and login print no raw escape', async () => {
-    const rt = makeRefreshToken({ grantId: `G${ESC}1`, scope: `read trade${ESC}` });
+    const rt = makeRefreshToken({ grantId: `G${ESC}\u001b[8m1`, scope: `read trade${ESC}` });
     f.emu.refreshToken = rt;
     const env = { TASTY_REFRESH_TOKEN: rt };
     const outputs: string[] = [];
@@ -144,7 +144,15 @@ describe('escape sequences in account numbers and JWT claims', () => {
     outputs.push(login.stdout, login.stderr);
     const all = outputs.join('\n');
     expect(all).not.toMatch(RAW_ESCAPES);
-    expect(all).toContain('G]52;c;ZXZpbA==[2J6n]0;pwned1');
+    expect(all).toContain('G]52;c;ZXZpbA==[2J6n]0;pwned[8m1');
+    // With colour forced on, only tasty's own colour sequences survive: not the conceal (SGR 8) hidden in the claim.
+    const coloured: string[] = [];
+    for (const args of [['status'], ['doctor']]) {
+      const r = await f.run(args, { env: { ...env, FORCE_COLOR: '1' } });
+      coloured.push(r.stdout, r.stderr);
+    }
+    expect(coloured.join('')).toMatch(/\u001b\[3\dm/);
+    expect(coloured.join('')).not.toContain('\u001b[8m');
   });
 });
 

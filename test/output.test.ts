@@ -58,6 +58,17 @@ describe('the redactor', () => {
     expect(JSON.parse(out.text.split('\n').slice(1).join('\n'))).toEqual({ '[redacted]': ['[redacted]', { deeper: 'x [redacted] y' }], n: 3 });
   });
 
+  it('JWT- and Bearer-shaped strings nobody registered: redacted in messages, kept in data (a quote token is data)', () => {
+    const { output: o, out, err } = output();
+    const jwt = 'eyJhbGciOiJI.eyJzdWIiOiIx.c2lnbmF0dXJl';
+    o.data(`token ${jwt}`);
+    o.document({ token: jwt });
+    o.warn(`token ${jwt} and Bearer abcdefgh12345`);
+    expect(out.text).toContain(`token ${jwt}`);
+    expect(JSON.parse(out.text.split('\n').slice(1).join('\n'))).toEqual({ token: jwt });
+    expect(err.text).toBe('token [redacted-jwt] and Bearer [redacted]\n');
+  });
+
   it('the longest secret first, so one that contains another goes whole', () => {
     expect(redactText('abcdef and abc', ['abc', 'abcdef'])).toBe('[redacted] and [redacted]');
   });

@@ -50,7 +50,8 @@ export default async function status(ctx: Context, opts: { all?: boolean }): Pro
       lines.push(`  ${c.green('✓')} Logged in; credentials from ${where}`);
       const rt = r.refreshToken;
       if (rt?.problem) lines.push(`  ${c.red('✗')} ${rt.problem}`);
-      else if (rt) lines.push(`  Grant ${rt.grantId ?? '?'}, client ${mask(rt.clientId)}, scopes ${rt.scopes.join(' ') || '(none)'}, issued ${rt.issuedAt?.slice(0, 10) ?? '?'}`);
+      // JWT claims are token-derived text: sanitised before any colour is added around them.
+      else if (rt) lines.push(oneLine(`  Grant ${rt.grantId ?? '?'}, client ${mask(rt.clientId)}, scopes ${rt.scopes.join(' ') || '(none)'}, issued ${rt.issuedAt?.slice(0, 10) ?? '?'}`));
     }
     const t = r.accessToken;
     if (t.state === 'valid') lines.push(`  Access token: valid for ${mmss(t.validForSeconds ?? 0)}`);
