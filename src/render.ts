@@ -34,7 +34,7 @@ export function money(amount: number | string, currency: string): string {
     formatters.set(cur, f);
   }
   const text = f.format(amount as Parameters<Intl.NumberFormat['format']>[0]);
-  // Beyond Intl's range (about 1e21 for exact strings it still formats; far beyond, ∞): print the exact figure.
+  // Intl formats decimal strings exactly up to a huge magnitude and says ∞ beyond it: then the exact figure, as given.
   return /∞|NaN/.test(text) ? `${cur} ${String(amount)}` : text;
 }
 
