@@ -5,7 +5,8 @@ import { credentialsPath, ENV_PAIRS } from './auth/credentials.ts';
 import { describeEnvironment } from './auth/storage.ts';
 import type { Environment } from './config.ts';
 import type { Context } from './context.ts';
-import { ApiError, CredentialsRejectedError, GRANTS_URL, rejectionAdvice, TastyError } from './errors.ts';
+import type { ApiClient } from './api/client.ts';
+import { ApiError, CredentialsRejectedError, GRANTS_URL, rejectionAdvice, TastyError, UsageError } from './errors.ts';
 import { oneLine, sanitize } from './output.ts';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
@@ -125,7 +126,16 @@ export async function diagnose(ctx: Context, environment: Environment, opts: { f
 
   // 5. DNS, 6. Connection: of the API host, or of the proxy when one applies (the proxy resolves and connects to
   // the API host itself; probing the host directly would report a false IP block behind a corporate firewall).
-  const client = await ctx.client(environment);
+  let client: ApiClient;
+  try {
+    client = await ctx.client(environment);
+  } catch (e) {
+    // An unusable proxy setting is a finding, not a reason to stop diagnosing.
+    if (!(e instanceof UsageError)) throw e;
+    add({ id: 'proxy', title: 'Proxy', status: 'fail', summary: e.message, fix: e.hint ?? 'fix or unset the proxy variables', cause: 'bad_proxy' });
+    for (const [id, title] of [['dns', 'DNS'], ['connection', 'Connection'], ['http', 'HTTP'], ['grant', 'Token grant'], ['api', 'API access']] as const) skip(id, title, 'the proxy setting is unusable');
+    return { environment, ok: false, checks };
+  }
   const proxy = client.proxy;
   const url = proxy ? proxy.url : new URL(baseUrl);
   const what = proxy ? `the proxy ${proxy.display} (${proxy.from})` : url.hostname;

@@ -109,6 +109,18 @@ describe('through a CONNECT proxy to a TLS server', () => {
     expect(f.emu.tokenRequests).toBe(0);
   });
 
+  it('an unusable proxy setting: commands exit 2 naming the variable; doctor reports it as a failed check', async () => {
+    const t = await f.run(['token'], { env: env({ HTTPS_PROXY: 'socks5://127.0.0.1:1080' }) });
+    expect(t.code).toBe(2);
+    expect(t.stderr).toContain('HTTPS_PROXY must be an http:// or https:// proxy URL');
+    const r = await f.run(['doctor', '--json'], { env: env({ HTTPS_PROXY: 'socks5://127.0.0.1:1080' }) });
+    const d = JSON.parse(r.stdout) as { ok: boolean; checks: Array<{ id: string; status: string }> };
+    expect(d.checks.find((c) => c.id === 'proxy')).toMatchObject({ status: 'fail' });
+    expect(d.checks.find((c) => c.id === 'grant')).toMatchObject({ status: 'skip' });
+    expect(r.code).toBe(1);
+    expect(f.emu.requests).toHaveLength(0);
+  });
+
   it('doctor flags NODE_TLS_REJECT_UNAUTHORIZED=0 as a failure with its cure', async () => {
     const r = await f.run(['doctor', '--json'], { env: env({ HTTPS_PROXY: proxy.url, NODE_TLS_REJECT_UNAUTHORIZED: '0' }) });
     const d = JSON.parse(r.stdout) as { ok: boolean; checks: Array<{ id: string; status: string; fix: string }> };
