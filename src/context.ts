@@ -116,6 +116,9 @@ export class Context {
       env: this.env,
       log: this.out.verbose ? (l) => this.out.debug(`[${environment}] ${l}`) : undefined,
     });
+    // A proxy's password (user:password@ in HTTPS_PROXY) is a secret too.
+    const pw = c.proxy?.url.password;
+    if (pw) for (const v of [pw, decodeURIComponent(pw)]) this.out.addSecret(v);
     this.clients.set(environment, c);
     return c;
   }

@@ -34,6 +34,7 @@ afterAll(async () => {
 beforeEach(() => {
   proxy.connects.length = 0;
   proxy.forwards.length = 0;
+  proxy.auth.length = 0;
   proxy.clientBytes = Buffer.alloc(0);
   proxy.refuseWith = undefined;
   rmSync(`${f.dir}/state.json`, { force: true });
@@ -121,7 +122,15 @@ describe('through a CONNECT proxy to a TLS server', () => {
     expect(f.emu.requests).toHaveLength(0);
   });
 
-  it('doctor flags NODE_TLS_REJECT_UNAUTHORIZED=0 as a failure with its cure', async () => {
+  it('a proxy password (user:password@) is redacted like any secret, and proxy authentication is sent', async () => {
+    const r = await f.run(['balances', '--account', '5WX01234', '--verbose'], { env: env({ HTTPS_PROXY: `http://ada:pr0xy%2Fpw@127.0.0.1:${proxy.port}` }) });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`through the proxy ${proxy.url} (HTTPS_PROXY)`);
+    expect(r.stderr + r.stdout).not.toMatch(/pr0xy/);
+    expect(proxy.auth).toContain(`Basic ${Buffer.from('ada:pr0xy/pw').toString('base64')}`);
+  });
+
+    it('doctor flags NODE_TLS_REJECT_UNAUTHORIZED=0 as a failure with its cure', async () => {
     const r = await f.run(['doctor', '--json'], { env: env({ HTTPS_PROXY: proxy.url, NODE_TLS_REJECT_UNAUTHORIZED: '0' }) });
     const d = JSON.parse(r.stdout) as { ok: boolean; checks: Array<{ id: string; status: string; fix: string }> };
     expect(d.checks.find((c) => c.id === 'tls_verification')).toMatchObject({ status: 'fail', fix: expect.stringMatching(/unset NODE_TLS_REJECT_UNAUTHORIZED/) });

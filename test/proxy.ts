@@ -69,6 +69,8 @@ export class ConnectProxy {
   readonly forwards: string[] = [];
   /** Everything the client sent through tunnels (ciphertext if TLS is end to end). */
   clientBytes = Buffer.alloc(0);
+  /** The Proxy-Authorization header of each CONNECT. */
+  readonly auth: string[] = [];
   /** Answer CONNECT with this status instead of tunnelling. */
   refuseWith: number | undefined;
   private server: HttpServer | undefined;
@@ -88,6 +90,7 @@ export class ConnectProxy {
     });
     server.on('connect', (req, client: Socket, head: Buffer) => {
       this.connects.push(req.url ?? '');
+      this.auth.push(String(req.headers['proxy-authorization'] ?? ''));
       const [host, port] = (req.url ?? '').split(':');
       const target = this.hosts[`${host}:${port}`];
       if (this.refuseWith !== undefined || target === undefined) {
