@@ -215,6 +215,16 @@ export function errorDocument(out: Output, e: unknown, command: string, message:
 }
 
 export async function main(): Promise<void> {
+  // A reader that went away (`tasty balances --watch --json | head -c 10`) ends the run quietly, not with a stack.
+  for (const s of [process.stdout, process.stderr]) {
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+      throw e;
+    });
+  }
+  // Hardening Node allows: a diagnostic report (which a user or a fatal error can trigger) never holds the
+  // environment, where secrets may be. Core dumps (RLIMIT_CORE, PR_SET_DUMPABLE) cannot be refused from Node.
+  if (process.report) process.report.excludeEnv = true;
   const handlers = new Set<() => void>();
   const io: Io = {
     env: process.env,

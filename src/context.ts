@@ -15,7 +15,7 @@ import {
   selectEnvironment,
   type UserConfig,
 } from './config.ts';
-import { UsageError } from './errors.ts';
+import { CancelledError, UsageError } from './errors.ts';
 import { Output, type Stream } from './output.ts';
 
 import { VERSION } from './version.ts';
@@ -140,6 +140,9 @@ export class Context {
       apiVersionSource: version.source,
       log: this.out.verbose ? (l) => this.out.debug(`[${environment}] ${l}`) : undefined,
     });
+    // A proxy's password (user:password@ in HTTPS_PROXY) is a secret too.
+    const pw = c.proxy?.url.password;
+    if (pw) for (const v of [pw, decodeURIComponent(pw)]) this.out.addSecret(v);
     this.clients.set(environment, c);
     return c;
   }
@@ -181,8 +184,13 @@ export class Context {
     return inquirerPrompter(this.io);
   }
 
-  /** Read all of standard input (for --stdin), bounded. */
-  async readStdin(maxBytes = 64 * 1024): Promise<string> {
+  /**
+   * Read all of standard input (for --stdin), bounded. On a terminal, `lines` non-empty lines are read with echo off
+   * (raw mode), so secrets typed or pasted there never appear on the screen.
+   */
+  async readStdin(maxBytes = 64 * 1024, lines = 2): Promise<string> {
+    const tty = this.io.stdin as NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
+    if (tty.isTTY === true && typeof tty.setRawMode === 'function') return this.readHidden(tty as NodeJS.ReadStream, maxBytes, lines);
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const c of this.io.stdin) {
@@ -192,6 +200,47 @@ export class Context {
       chunks.push(b);
     }
     return Buffer.concat(chunks).toString('utf8');
+  }
+
+  private readHidden(stdin: NodeJS.ReadStream, maxBytes: number, lines: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+      let text = '';
+      let line = '';
+      let done = 0;
+      const finish = () => {
+        stdin.off('data', onData);
+        stdin.setRawMode(false);
+        stdin.pause();
+      };
+      const onData = (d: Buffer | string) => {
+        for (const ch of typeof d === 'string' ? d : d.toString('utf8')) {
+          if (ch === '\u0003') {
+            finish();
+            this.io.stderr.write('\n');
+            reject(new CancelledError());
+            return;
+          }
+          if (ch === '\r' || ch === '\n' || ch === '\u0004') {
+            if (line.trim() !== '') {
+              text += `${line}\n`;
+              done++;
+              this.io.stderr.write(`(line ${done} of ${lines} read)\n`);
+            }
+            line = '';
+            if (done >= lines || ch === '\u0004') {
+              finish();
+              resolve(text);
+              return;
+            }
+          } else if (ch === '\u007f' || ch === '\b') line = line.slice(0, -1);
+          else if (text.length + line.length < maxBytes) line += ch;
+        }
+      };
+      stdin.setRawMode(true);
+      stdin.on('data', onData);
+      stdin.resume();
+      this.io.stderr.write(`Reading ${lines} lines from the terminal (input hidden; Enter after each, Ctrl-C to cancel):\n`);
+    });
   }
 
   onCleanup(fn: () => Promise<void> | void): void {

@@ -5,8 +5,9 @@ import { credentialsPath, ENV_PAIRS, envPairFor } from './auth/credentials.ts';
 import { describeEnvironment } from './auth/storage.ts';
 import type { Environment } from './config.ts';
 import type { Context } from './context.ts';
-import { ApiError, CredentialsRejectedError, GRANTS_URL, rejectionAdvice, TastyError } from './errors.ts';
-import { oneLine } from './output.ts';
+import type { ApiClient } from './api/client.ts';
+import { ApiError, CredentialsRejectedError, GRANTS_URL, rejectionAdvice, TastyError, UsageError } from './errors.ts';
+import { oneLine, sanitize } from './output.ts';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
@@ -30,8 +31,10 @@ export interface Diagnosis {
 const IP_BLOCK_FIX =
   'tastytrade blocks an IP for about 8 hours after repeated failed logins: stop every script that keeps retrying, then wait it out, or write to api.support@tastytrade.com with your public IP address';
 
+/** An account number for display: sanitised first (it is server text), then masked unless asked otherwise. */
 export function maskAccount(n: string, show: boolean): string {
-  return show ? n : `****${n.slice(-4)}`;
+  const clean = sanitize(n).replace(/\s+/g, '');
+  return show ? clean : `****${clean.slice(-4)}`;
 }
 
 /** The chmod that tightens a file others can read; never on Windows, where libuv reports 0o666 for any writable file. */
@@ -84,9 +87,18 @@ export async function diagnose(ctx: Context, environment: Environment, opts: { f
     add({ id: 'api-version', title: 'API version', status: 'ok', summary: `Accept-Version ${version.version} (${versionFrom})` });
   }
 
+  // Certificate checks switched off: anything on the path can read the secrets. Node warns only once a TLS
+  // connection is made; doctor says it up front.
+  if (ctx.env.NODE_TLS_REJECT_UNAUTHORIZED === '0') {
+    add({ id: 'tls_verification', title: 'TLS verification', status: 'fail', summary: 'NODE_TLS_REJECT_UNAUTHORIZED=0 turns off certificate checks: anything on the network path can read your secrets and tokens', fix: 'unset NODE_TLS_REJECT_UNAUTHORIZED; for a TLS-inspecting proxy, set NODE_EXTRA_CA_CERTS to its CA certificate instead', cause: 'tls_verification_off' });
+  }
+
   // 2. Credential store, 3. Credentials, 4. Held rejection (all offline)
   const auth = await ctx.auth();
   const st = await describeEnvironment(auth, ctx.dir, environment, ctx.env, ctx.now());
+  // Every secret in play is known to the redactor before anything is printed (a stored rejection may echo one).
+  ctx.out.addSecret(st.credentials?.clientSecret);
+  ctx.out.addSecret(st.credentials?.refreshToken);
   const chmods = [modeIssue(ctx.dir, 0o700), st.source?.kind === 'file' ? modeIssue(credentialsPath(ctx.dir), 0o600) : undefined, modeIssue(`${ctx.dir}/state.json`, 0o600)].filter(
     (x): x is string => !!x,
   );
@@ -135,18 +147,38 @@ export async function diagnose(ctx: Context, environment: Environment, opts: { f
     add({ id: 'rejection', title: 'Held rejection', status: 'fail', summary: `tastytrade rejected these credentials at ${held.at.replace('T', ' ').slice(0, 19)} UTC: "${oneLine(held.description)}"; not resent`, fix: advice.hint, cause: advice.cause });
   } else add({ id: 'rejection', title: 'Held rejection', status: 'ok', summary: 'none' });
 
-  // 5. DNS
-  const url = new URL(baseUrl);
+  // 5. DNS, 6. Connection: of the API host, or of the proxy when one applies (the proxy resolves and connects to
+  // the API host itself; probing the host directly would report a false IP block behind a corporate firewall).
+  let client: ApiClient;
+  try {
+    client = await ctx.client(environment);
+  } catch (e) {
+    // An unusable proxy setting is a finding, not a reason to stop diagnosing.
+    if (!(e instanceof UsageError)) throw e;
+    add({ id: 'proxy', title: 'Proxy', status: 'fail', summary: e.message, fix: e.hint ?? 'fix or unset the proxy variables', cause: 'bad_proxy' });
+    for (const [id, title] of [['dns', 'DNS'], ['connection', 'Connection'], ['http', 'HTTP'], ['grant', 'Token grant'], ['api', 'API access']] as const) skip(id, title, 'the proxy setting is unusable');
+    return { environment, ok: false, checks };
+  }
+  const proxy = client.proxy;
+  const url = proxy ? proxy.url : new URL(baseUrl);
+  const what = proxy ? `the proxy ${proxy.display} (${proxy.from})` : url.hostname;
   const dns = await probeDns(url.hostname.replace(/^\[|\]$/g, ''));
   if (!dns.ok) {
-    add({ id: 'dns', title: 'DNS', status: 'fail', summary: `${url.hostname} does not resolve (${dns.code})`, fix: 'check your network connection and DNS settings (or the host in TASTY_API_URL)', cause: 'dns' });
-  } else add({ id: 'dns', title: 'DNS', status: 'ok', summary: `${url.hostname} → ${dns.addresses.slice(0, 4).join(', ')} (${dns.ms} ms)` });
+    add({ id: 'dns', title: 'DNS', status: 'fail', summary: `${what} does not resolve (${dns.code})`, fix: proxy ? `check ${proxy.from}` : 'check your network connection and DNS settings (or the host in TASTY_API_URL)', cause: proxy ? 'proxy' : 'dns' });
+  } else add({ id: 'dns', title: 'DNS', status: 'ok', summary: `${proxy ? `${what}: ` : ''}${url.hostname} → ${dns.addresses.slice(0, 4).join(', ')} (${dns.ms} ms)${proxy ? `; the proxy resolves ${new URL(baseUrl).hostname}` : ''}` });
 
-  // 6. Connection
   const timeoutMs = ctx.timeoutMs();
   let connected = false;
   if (!dns.ok) skip('connection', 'Connection', 'DNS failed');
-  else {
+  else if (proxy) {
+    const r = await probeConnect(url, timeoutMs);
+    if (r.ok) {
+      connected = true;
+      add({ id: 'connection', title: 'Connection', status: 'ok', summary: `${what} accepts connections (TCP ${r.tcpMs} ms${r.tlsMs !== undefined ? `, TLS ${r.tlsMs} ms` : ''}); TLS to the API goes through its tunnel` });
+    } else {
+      add({ id: 'connection', title: 'Connection', status: 'fail', summary: `cannot connect to ${what}: ${r.failure === 'timeout' ? `no answer within ${timeoutMs / 1000} s` : r.failure === 'refused' ? 'connection refused' : (r.code ?? 'error')}`, fix: `check ${proxy.from}, or add ${new URL(baseUrl).hostname} to NO_PROXY to go direct`, cause: 'proxy' });
+    }
+  } else {
     const r = await probeConnect(url, timeoutMs);
     const tls = url.protocol === 'https:';
     if (r.ok) {
@@ -166,7 +198,6 @@ export async function diagnose(ctx: Context, environment: Environment, opts: { f
   }
 
   // 7. HTTP
-  const client = await ctx.client(environment);
   let httpOk = false;
   if (!connected) skip('http', 'HTTP', 'no connection');
   else {
@@ -180,7 +211,8 @@ export async function diagnose(ctx: Context, environment: Environment, opts: { f
       } else add({ id: 'http', title: 'HTTP', status: 'ok', summary: `answered ${r.status} in ${r.durationMs} ms${skew !== undefined ? `, clock skew ${skew} s` : ''}` });
     } catch (e) {
       const te = e instanceof TastyError ? e : undefined;
-      if (te?.cause_ === 'timeout') add({ id: 'http', title: 'HTTP', status: 'fail', summary: `likely IP block: connected, but no HTTP answer within ${timeoutMs / 1000} s`, fix: IP_BLOCK_FIX, cause: 'ip_block' });
+      if (te?.cause_ === 'timeout' && proxy) add({ id: 'http', title: 'HTTP', status: 'fail', summary: `no HTTP answer through ${what} within ${timeoutMs / 1000} s: the proxy, or an IP block of its address`, fix: `try without the proxy if you can (NO_PROXY); else ${IP_BLOCK_FIX}`, cause: 'timeout' });
+      else if (te?.cause_ === 'timeout') add({ id: 'http', title: 'HTTP', status: 'fail', summary: `likely IP block: connected, but no HTTP answer within ${timeoutMs / 1000} s`, fix: IP_BLOCK_FIX, cause: 'ip_block' });
       else add({ id: 'http', title: 'HTTP', status: 'fail', summary: oneLine(te?.message ?? String(e)), fix: te?.hint ?? 'check your network connection', cause: te?.cause_ ?? 'network' });
     }
   }

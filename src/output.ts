@@ -1,6 +1,7 @@
 // Output: stdout for data, stderr for everything else. Colour and spinners only on a TTY.
 import { Chalk, type ChalkInstance } from 'chalk';
 import type { Env } from './config.ts';
+import { ExitCode, TastyError } from './errors.ts';
 
 export interface Stream {
   write(s: string): unknown;
@@ -19,14 +20,20 @@ export interface OutputOptions {
   stderr: Stream;
 }
 
-// C0 controls except tab/newline, DEL, C1 controls, and lone ESC sequences.
+// C0 controls except tab/newline, DEL, C1 controls (ESC included: it starts every terminal escape sequence).
 const CONTROL_RE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+// The same, but an ESC that starts a colour sequence (SGR: ESC [ digits ; m) is kept: tasty's own colours on a TTY.
+const CONTROL_KEEP_SGR_RE = /\u001b(?!\[[0-9;]*m)|[\u0000-\u0008\u000b-\u001a\u001c-\u001f\u007f-\u009f]/g;
 // Unicode bidi overrides and zero-width tricks that can disguise text.
 const BIDI_RE = /[\u202a-\u202e\u2066-\u2069\u200b-\u200f\u2028\u2029]/g;
 
-/** Strip control and escape characters from a string that came from the server or a file. */
-export function sanitize(s: string): string {
-  return s.replace(CONTROL_RE, '').replace(BIDI_RE, '');
+/**
+ * The one sanitiser: strips control and escape characters (OSC 52 clipboard writes, screen clears, title changes,
+ * 8-bit CSI), carriage returns and bidi overrides from text that came from the server, a token or a file. Every
+ * byte an Output writes goes through it; `keepSgr` keeps well-formed colour sequences (tasty's own, on a TTY).
+ */
+export function sanitize(s: string, o: { keepSgr?: boolean } = {}): string {
+  return s.replace(o.keepSgr ? CONTROL_KEEP_SGR_RE : CONTROL_RE, '').replace(BIDI_RE, '');
 }
 
 /** One-line form: sanitized and with newlines folded. */
@@ -39,7 +46,45 @@ export function oneLine(s: string): string {
  * which include the 8-bit CSI) and bidi overrides raw. Escape them too; the result is the same JSON value.
  */
 export function safeJson(value: unknown, indent?: number): string {
-  return JSON.stringify(value, null, indent).replace(/[\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(value, null, indent).replace(/[\u007f-\u009f\u202a-\u202e\u2066-\u2069\u200b-\u200f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+export const REDACTED = '[redacted]';
+
+/**
+ * The one redactor: every known secret (any length) becomes [redacted], longest first so one that contains another
+ * goes whole. With `shapes` (logs and messages, not data), Bearer values and JWT-shaped strings are redacted even when
+ * nobody registered them; data keeps them (`tasty api /api-quote-tokens` exists to print a token).
+ */
+export function redactText(s: string, secrets: Iterable<string>, o: { shapes?: boolean } = { shapes: true }): string {
+  let out = s;
+  const list = [...secrets].filter((x) => x.length > 0).sort((a, b) => b.length - a.length);
+  for (const secret of list) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+  if (o.shapes) {
+    out = out.replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi, `$1${REDACTED}`);
+    out = out.replace(/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, '[redacted-jwt]');
+  }
+  return out;
+}
+
+/**
+ * Server- or token-derived text made fit to store or print: sanitised, folded to one line, every given secret
+ * redacted, capped. The auth engine calls this before it stores a rejection description (state.json).
+ */
+export function cleanServerText(text: string, secrets: Iterable<string> = [], max = 300): string {
+  const clean = redactText(oneLine(text), secrets).trim();
+  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
+}
+
+/** Redact every string (and key) of a JSON value; raw JSON number literals are kept as they are. */
+function redactValue(v: unknown, redact: (s: string) => string, keep: Set<string>): unknown {
+  if (typeof v === 'string') return keep.has(v) ? v : redact(v);
+  if (typeof v !== 'object' || v === null) return v;
+  if ((JSON as unknown as { isRawJSON?: (x: unknown) => boolean }).isRawJSON?.(v)) return v;
+  if (Array.isArray(v)) return v.map((x) => redactValue(x, redact, keep));
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[redact(k)] = redactValue(x, redact, keep);
+  return out;
 }
 
 export class Output {
@@ -49,6 +94,7 @@ export class Output {
   readonly stdout: Stream;
   readonly stderr: Stream;
   readonly color: boolean;
+  private readonly errColor: boolean;
   readonly c: ChalkInstance;
   readonly ec: ChalkInstance; // for stderr
   readonly interactive: boolean;
@@ -66,36 +112,61 @@ export class Output {
     const allowed = o.color !== false && !noColorEnv && !o.json;
     const force = o.env.FORCE_COLOR !== undefined && o.env.FORCE_COLOR !== '0' && o.env.FORCE_COLOR !== '';
     this.color = allowed && (force || o.stdout.isTTY === true);
-    const errColor = allowed && (force || o.stderr.isTTY === true);
+    this.errColor = allowed && (force || o.stderr.isTTY === true);
     this.c = new Chalk({ level: this.color ? 1 : 0 });
-    this.ec = new Chalk({ level: errColor ? 1 : 0 });
+    this.ec = new Chalk({ level: this.errColor ? 1 : 0 });
     const ci = o.env.CI !== undefined && o.env.CI !== '' && o.env.CI !== 'false';
     this.interactive = o.stderr.isTTY === true && !ci && !o.json;
   }
 
-  /** Register a secret: it is replaced by [redacted] in everything written to stderr. */
+  /** Register a secret (any length): it is redacted from everything written, stdout included. */
   addSecret(s: string | undefined): void {
-    if (s && s.length >= 8) this.secrets.add(s);
+    if (s && s.length > 0) this.secrets.add(s);
   }
 
-  redact(s: string): string {
-    let out = s;
-    for (const secret of this.secrets) out = out.split(secret).join('[redacted]');
-    // Bearer tokens and JWT-shaped strings never reach a log, even unregistered ones.
-    out = out.replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi, '$1[redacted]');
-    out = out.replace(/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, '[redacted-jwt]');
-    return out;
+  /** Redact registered secrets; `shapes` (the default, for messages) also Bearer values and JWT-shaped strings. */
+  redact(s: string, shapes = true): string {
+    return redactText(s, this.secrets, { shapes });
   }
 
-  /** Data on stdout. */
+  /**
+   * Every byte written goes through here: redacted, painted (colour), then sanitised; colour sequences survive the
+   * sanitiser only where colour is on.
+   */
+  private write(stream: Stream, text: string, keepSgr: boolean, paint: (s: string) => string = (x) => x): void {
+    stream.write(`${sanitize(paint(this.redact(text, stream !== this.stdout)), { keepSgr })}\n`);
+  }
+
+  /** Data on stdout (sanitised and redacted like everything else). */
   data(text: string): void {
-    this.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    this.write(this.stdout, text.endsWith('\n') ? text.slice(0, -1) : text, this.color);
   }
 
-  /** The one JSON document of a --json run. */
-  document(value: unknown): void {
+  /**
+   * Data on stdout that replaces the previous `lines` lines (an in-place redraw on a terminal). The cursor movement is
+   * tasty's own; the text goes through the sanitiser like all data.
+   */
+  redraw(text: string, lines: number): void {
+    if (lines > 0) this.stdout.write(`\u001b[${lines}F\u001b[J`);
+    this.data(text);
+  }
+
+  /**
+   * The one value a command exists to print (the access token of `tasty token`): written unredacted, but only
+   * when it is plain printable ASCII, so nothing in it can act on a terminal.
+   */
+  reveal(value: string): void {
+    if (!/^[\x21-\x7e]+$/.test(value)) {
+      throw new TastyError('refusing to print a value with control, space or non-ASCII characters', ExitCode.api, { cause: 'bad_token', hint: 'run `tasty logout` and `tasty login` again; if it persists, run `tasty doctor`' });
+    }
+    this.stdout.write(`${value}\n`);
+  }
+
+  /** The one JSON document of a --json run; `reveal` names values printed unredacted (the token of `tasty token`). */
+  document(value: unknown, o: { reveal?: string[]; indent?: number } = {}): void {
     this.documented = true;
-    this.stdout.write(`${safeJson(value, this.streaming ? undefined : 2)}\n`);
+    const redacted = redactValue(value, (s) => this.redact(s, false), new Set(o.reveal ?? []));
+    this.stdout.write(`${safeJson(redacted, o.indent ?? (this.streaming ? undefined : 2))}\n`);
   }
 
   /** A stream of documents (balances --watch --json): one compact line each; a closing error is a line too. */
@@ -103,39 +174,42 @@ export class Output {
 
   jsonLine(value: unknown): void {
     this.streaming = true;
-    this.stdout.write(`${safeJson(value)}\n`);
+    this.stdout.write(`${safeJson(redactValue(value, (s) => this.redact(s, false), new Set()))}\n`);
   }
 
   /** Human messages on stderr (suppressed for --json and --quiet; warnings and errors are not). */
   info(msg: string): void {
     if (this.json || this.quiet) return;
-    this.stderr.write(`${this.redact(msg)}\n`);
+    this.write(this.stderr, msg, this.errColor);
   }
 
   /** An advisory note on stderr (yellow): silenced by --quiet. */
   note(msg: string): void {
     if (this.quiet) return;
-    this.stderr.write(`${this.ec.yellow(this.redact(msg))}\n`);
+    this.write(this.stderr, msg, this.errColor, this.ec.yellow);
   }
 
   warn(msg: string): void {
     // A "note:" written as a warning is a note all the same.
     if (this.quiet && msg.startsWith('note:')) return;
-    this.stderr.write(`${this.ec.yellow(this.redact(msg))}\n`);
+    this.write(this.stderr, msg, this.errColor, this.ec.yellow);
   }
 
   error(msg: string, hint?: string): void {
-    this.stderr.write(`${this.ec.red(this.redact(`tasty: ${msg}`))}\n`);
-    if (hint) this.stderr.write(`${this.ec.dim(this.redact(`hint: ${hint}`))}\n`);
+    this.write(this.stderr, `tasty: ${msg}`, this.errColor, this.ec.red);
+    if (hint) this.write(this.stderr, `hint: ${hint}`, this.errColor, this.ec.dim);
   }
 
   debug(msg: string): void {
-    if (this.verbose) this.stderr.write(`${this.ec.dim(this.redact(msg))}\n`);
+    if (this.verbose) this.write(this.stderr, msg, this.errColor, this.ec.dim);
   }
 
   /** A spinner on stderr when interactive; otherwise silent. */
   async spinner(text: string): Promise<Spinner> {
-    if (!this.interactive || this.quiet) return quietSpinner;
+    // A terminal that reports 0 (or no) columns gets no spinner: ora divides by the width, and its clear() would
+    // loop forever (a pty created without a size reports 0).
+    const cols = this.stderr.columns;
+    if (!this.interactive || this.quiet || typeof cols !== 'number' || cols < 20) return quietSpinner;
     const { default: ora } = await import('ora');
     const s = ora({ text, stream: this.stderr as NodeJS.WritableStream, color: 'cyan' }).start();
     return {

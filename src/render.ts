@@ -25,14 +25,40 @@ export function table(header: string[], rows: string[][], align: Array<'left' | 
 
 const formatters = new Map<string, Intl.NumberFormat>();
 
-export function money(amount: number, currency: string): string {
+/** An amount as money; a decimal string is formatted exactly (no float rounding), whatever its size. */
+export function money(amount: number | string, currency: string): string {
   const cur = /^[A-Z]{3}$/.test(currency) ? currency : 'USD';
   let f = formatters.get(cur);
   if (!f) {
     f = new Intl.NumberFormat('en-US', { style: 'currency', currency: cur });
     formatters.set(cur, f);
   }
-  return f.format(amount);
+  const text = f.format(amount as Parameters<Intl.NumberFormat['format']>[0]);
+  // Intl formats decimal strings exactly up to a huge magnitude and says ∞ beyond it: then the exact figure, as given.
+  return /∞|NaN/.test(text) ? `${cur} ${String(amount)}` : text;
+}
+
+const EXACT_RE = /^(-?)(\d+)(\.\d+)?$/;
+
+/**
+ * A decimal string with its sign set (-1: negative, 1: positive, undefined: as given), leading zeros dropped:
+ * a valid JSON number literal, exact to the last digit.
+ */
+export function signedDecimal(decimal: string, sign?: 1 | -1): string | undefined {
+  const m = EXACT_RE.exec(decimal.trim());
+  if (!m) return undefined;
+  const neg = sign === -1 ? true : sign === 1 ? false : m[1] === '-';
+  return `${neg ? '-' : ''}${(m[2] ?? '0').replace(/^0+(?=\d)/, '')}${m[3] ?? ''}`;
+}
+
+type RawJson = (text: string) => unknown;
+const rawJSON = (JSON as unknown as { rawJSON?: RawJson }).rawJSON;
+
+/** A decimal string as an exact JSON number (JSON allows any precision; JSON.stringify writes it verbatim). */
+export function exactNumber(decimal: string, sign?: 1 | -1): unknown {
+  const lit = signedDecimal(decimal, sign);
+  if (lit === undefined) return decimal;
+  return rawJSON ? rawJSON(lit) : Number(lit);
 }
 
 export function relativeTime(then: number, now: number): string {
@@ -94,8 +120,14 @@ export function shapeBalances(data: Record<string, unknown>): Record<string, unk
   const pairs = effectPairs(data);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(data)) {
-    const n = signedAmount(data, k, pairs);
-    out[camelCase(k)] = n === undefined ? v : n;
+    let value: unknown = v;
+    const effectKey = pairs.get(k);
+    const effect = effectKey === undefined ? undefined : data[effectKey];
+    const sign = effect === 'Debit' ? -1 : effect === 'Credit' ? 1 : undefined;
+    // Exact: "12345678901234567.89" stays 12345678901234567.89, "1" + 400 zeros stays that number (not null).
+    if (typeof v === 'string' && !NOT_AMOUNTS.has(k) && DECIMAL_RE.test(v)) value = exactNumber(v, sign);
+    else if (typeof v === 'number' && Number.isFinite(v) && sign !== undefined) value = sign * Math.abs(v);
+    out[camelCase(k)] = value;
   }
   return out;
 }

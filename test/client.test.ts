@@ -2,7 +2,7 @@
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ApiClient, parseErrorBody, parseRetryAfter, UnauthorizedError } from '../src/api/client.ts';
+import { ApiClient, parseErrorBody, parseRetryAfter, proxyFor, UnauthorizedError } from '../src/api/client.ts';
 import { ApiError, CredentialsRejectedError, ExitCode, TastyError, UnreachableError } from '../src/errors.ts';
 import { useEmulator } from './helpers.ts';
 import { Emulator } from './emulator/emulator.ts';
@@ -298,7 +298,7 @@ describe('redirects and proxies', () => {
     expect(emu.requests).toHaveLength(1);
   });
 
-  it('HTTP_PROXY is honoured (through a loopback forward proxy), NO_PROXY bypasses it', async () => {
+  it('plain http:// (loopback) never goes through a proxy: a forward proxy would log the secrets in clear', async () => {
     const seen: string[] = [];
     const proxy = createServer((req, res) => {
       seen.push(`${req.method} ${req.url}`);
@@ -312,18 +312,65 @@ describe('redirects and proxies', () => {
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
     const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
     try {
-      const via = client({ env: { HTTP_PROXY: proxyUrl } });
-      const token = await mintOk(via);
-      await via.call('GET', '/customers/me', token);
-      await via.close();
-      expect(seen).toEqual([`POST ${emu.url}/oauth/token`, `GET ${emu.url}/customers/me`]);
-      const bypass = client({ env: { HTTP_PROXY: proxyUrl, NO_PROXY: '127.0.0.1' } });
-      await mintOk(bypass);
-      await bypass.close();
-      expect(seen).toHaveLength(2);
+      for (const env of [{ HTTP_PROXY: proxyUrl }, { http_proxy: proxyUrl }, { HTTPS_PROXY: proxyUrl, HTTP_PROXY: proxyUrl }]) {
+        const c = client({ env });
+        expect(c.proxy).toBeUndefined();
+        const token = await mintOk(c);
+        await c.call('GET', '/customers/me', token);
+        await c.close();
+      }
+      expect(seen).toEqual([]);
+      expect(emu.count('/oauth/token')).toBe(3);
     } finally {
       proxy.close();
     }
+  });
+
+  it('proxyFor: loopback and http:// never proxied; HTTPS_PROXY, https_proxy, HTTP_PROXY fallback; NO_PROXY', () => {
+    const p = (url: string, env: Record<string, string>) => proxyFor(new URL(url), env)?.display;
+    const proxy = 'http://10.1.2.3:3128';
+    for (const url of ['https://127.0.0.1:8443', 'https://localhost', 'https://[::1]:8443', 'https://api.localhost', 'http://127.0.0.1:9']) {
+      expect(p(url, { HTTPS_PROXY: proxy, HTTP_PROXY: proxy })).toBeUndefined();
+    }
+    expect(p('https://api.tastyworks.com', { HTTPS_PROXY: proxy })).toBe(proxy);
+    expect(p('https://api.tastyworks.com', { https_proxy: proxy })).toBe(proxy);
+    expect(p('https://api.tastyworks.com', { HTTP_PROXY: proxy })).toBe(proxy);
+    expect(p('https://api.tastyworks.com', { HTTPS_PROXY: 'proxy.corp:8080' })).toBe('http://proxy.corp:8080');
+    expect(proxyFor(new URL('https://api.tastyworks.com'), { HTTPS_PROXY: 'http://u:pw@proxy.corp:8080' })?.display).toBe('http://proxy.corp:8080');
+    for (const no of ['tastyworks.com', '.tastyworks.com', '*.tastyworks.com', 'api.tastyworks.com:443', '*', 'other, api.tastyworks.com']) {
+      expect(p('https://api.tastyworks.com', { HTTPS_PROXY: proxy, NO_PROXY: no })).toBeUndefined();
+    }
+    expect(p('https://api.tastyworks.com', { HTTPS_PROXY: proxy, NO_PROXY: 'api.tastyworks.com:8443' })).toBe(proxy);
+    expect(p('https://api.tastyworks.com', { HTTPS_PROXY: proxy, NO_PROXY: 'tastyworks.co' })).toBe(proxy);
+    expect(() => proxyFor(new URL('https://api.tastyworks.com'), { HTTPS_PROXY: 'socks5://proxy:1080' })).toThrow(/http:\/\/ or https:\/\//);
+  });
+});
+
+describe('token answers', () => {
+  it('one client mints at most once a second (a floor on renewal intervals, whatever expires_in says)', async () => {
+    const c = client();
+    emu.expiresIn = 0.001;
+    try {
+      const a = await c.mint(emu.refreshToken, emu.clientSecret);
+      expect(a.expiresIn).toBe(1); // clamped up from 0.001
+      await c.mint(emu.refreshToken, emu.clientSecret);
+      expect(sleeps).toHaveLength(1);
+      expect(sleeps[0]).toBeGreaterThan(900);
+      expect(sleeps[0]).toBeLessThanOrEqual(1000);
+    } finally {
+      emu.expiresIn = 900;
+    }
+  });
+
+  it('an access token outside RFC 6750 b64token is refused; a cached one is never sent', async () => {
+    emu.inject('token', { kind: 'token', accessToken: 'at_good\r\nX-Injected: yes' });
+    const e = await failure(client().mint(emu.refreshToken, emu.clientSecret));
+    expect(e.exitCode).toBe(ExitCode.api);
+    expect(e.cause_).toBe('bad_token');
+    const before = emu.requests.length;
+    const e2 = await failure(client().call('GET', '/customers/me', 'at_x\r\nX-Injected: yes'));
+    expect(e2.cause_).toBe('bad_token');
+    expect(emu.requests.length).toBe(before);
   });
 });
 

@@ -1,8 +1,8 @@
 // The API client: the only module that speaks HTTP. Built on undici (loaded lazily).
 import type { Dispatcher } from 'undici';
-import type { Env } from '../config.ts';
+import { type Env, isLoopbackHost } from '../config.ts';
 import { ApiError, apiFailure, CredentialsRejectedError, IP_BLOCK_HINT, TastyError, UnreachableError, UsageError } from '../errors.ts';
-import { oneLine } from '../output.ts';
+import { cleanServerText, oneLine } from '../output.ts';
 
 export interface RetryPolicy {
   maxRetries: number;
@@ -12,6 +12,70 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 2, baseDelayMs: 200, retryAfterCapMs: 10_000 };
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
+export { clampExpiresIn, isBearerToken, MAX_EXPIRES_S, MAX_TOKEN_LENGTH, MIN_EXPIRES_S, MIN_MINT_INTERVAL_MS } from './token-rules.ts';
+import { clampExpiresIn, isBearerToken, MIN_MINT_INTERVAL_MS } from './token-rules.ts';
+
+const CONTROL_IN_SECRET = /[\u0000-\u001f\u007f-\u009f]/;
+
+
+export interface ProxyChoice {
+  /** The proxy URL (may carry credentials: never print it; print `display`). */
+  url: URL;
+  /** The variable it came from. */
+  from: string;
+  /** scheme://host:port, without credentials. */
+  display: string;
+}
+
+/** Lower-case first, as undici and curl read them; HTTP_PROXY serves https targets too when no HTTPS_PROXY is set. */
+const PROXY_VARS = ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY'] as const;
+
+function noProxyMatches(host: string, port: number, value: string | undefined): boolean {
+  for (const raw of (value ?? '').split(/[\s,]+/)) {
+    const entry = raw.trim().toLowerCase();
+    if (!entry) continue;
+    if (entry === '*') return true;
+    const m = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(entry);
+    if (!m) continue;
+    if (m[2] && Number(m[2]) !== port) continue;
+    const h = (m[1] ?? '').replace(/^\*?\./, '').replace(/^\[|\]$/g, '');
+    if (h && (host === h || host.endsWith(`.${h}`))) return true;
+  }
+  return false;
+}
+
+/**
+ * The proxy a request to `target` goes through, or undefined. Plain http:// (allowed only for loopback) and loopback
+ * hosts never go through a proxy: a proxy would see the secrets in clear. NO_PROXY is honoured.
+ */
+export function proxyFor(target: URL, env: Env): ProxyChoice | undefined {
+  if (target.protocol !== 'https:') return undefined;
+  const host = target.hostname.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.$/, '');
+  if (isLoopbackHost(host) || host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^::ffff:127\./.test(host)) return undefined;
+  let from: string | undefined;
+  let value = '';
+  for (const name of PROXY_VARS) {
+    const v = env[name]?.trim();
+    if (v) {
+      from = name;
+      value = v;
+      break;
+    }
+  }
+  if (!from) return undefined;
+  const port = Number(target.port || 443);
+  if (noProxyMatches(host, port, env.no_proxy?.trim() ? env.no_proxy : env.NO_PROXY)) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value.includes('://') ? value : `http://${value}`);
+  } catch {
+    throw new UsageError(`${from} is not a proxy URL`, `e.g. ${from}=http://proxy.example:3128, or unset it`, 'bad_proxy');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`${from} must be an http:// or https:// proxy URL, not ${url.protocol}`, `e.g. ${from}=http://proxy.example:3128`, 'bad_proxy');
+  }
+  return { url, from, display: `${url.protocol}//${url.host}` };
+}
 
 export interface ClientOptions {
   baseUrl: string;
@@ -119,9 +183,22 @@ function errCode(e: unknown): string {
   return '';
 }
 
-/** Map a transport failure to exit 5 with a named cause. */
-export function networkError(e: unknown, host: string, timeoutMs: number): UnreachableError {
+/** Map a transport failure to exit 5 with a named cause. Through a proxy, failures to reach it name the proxy. */
+export function networkError(e: unknown, host: string, timeoutMs: number, proxy?: ProxyChoice): UnreachableError {
   const code = errCode(e);
+  if (proxy) {
+    const p = `the proxy ${proxy.display} (${proxy.from})`;
+    const fix = `check ${proxy.from}, or add ${host.replace(/:\d+$/, '')} to NO_PROXY to go direct`;
+    const msg = e instanceof Error ? e.message : '';
+    const tunnel = /Proxy response \((\d+)\)/.exec(msg);
+    if (tunnel) return new UnreachableError(`${p} refused the tunnel to ${host} (HTTP ${tunnel[1]})`, 'proxy', fix, e);
+    if (code === 'ECONNREFUSED') return new UnreachableError(`connection to ${p} refused`, 'proxy', fix, e);
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NODATA' || code === 'EAI_NONAME') {
+      return new UnreachableError(`cannot resolve ${p} (DNS: ${code})`, 'proxy', fix, e);
+    }
+    if (code === 'UND_ERR_CONNECT_TIMEOUT') return new UnreachableError(`${p} did not accept a connection within ${timeoutMs / 1000} s`, 'proxy', fix, e);
+    if (code === 'UND_ERR_PRX_CONN' || code === 'UND_ERR_PRX_TLS') return new UnreachableError(`${p} closed the connection while opening the tunnel to ${host}`, 'proxy', fix, e);
+  }
   if (TIMEOUT_CODES.has(code)) {
     return new UnreachableError(`${host} did not answer within ${timeoutMs / 1000} s`, 'timeout', IP_BLOCK_HINT, e);
   }
@@ -141,7 +218,20 @@ export function networkError(e: unknown, host: string, timeoutMs: number): Unrea
     return new UnreachableError(`network unreachable for ${host} (${code})`, 'network', 'check your network connection', e);
   }
   const msg = e instanceof Error ? e.message : String(e);
-  return new UnreachableError(`cannot reach ${host}: ${oneLine(msg).slice(0, 200)}${code ? ` (${code})` : ''}`, 'network', 'check your network connection', e);
+  const via = proxy ? ` through the proxy ${proxy.display} (${proxy.from})` : '';
+  return new UnreachableError(`cannot reach ${host}${via}: ${oneLine(msg).slice(0, 200)}${code ? ` (${code})` : ''}`, 'network', 'check your network connection', e);
+}
+
+function badToken(fromServer = false): ApiError {
+  return new ApiError(
+    fromServer
+      ? 'tastytrade answered the token request with an access token that contains characters a Bearer token cannot have (RFC 6750): refused'
+      : 'the cached access token contains characters a Bearer token cannot have (RFC 6750): not sent',
+    200,
+    'bad_token',
+    'something between you and tastytrade altered the answer; run `tasty doctor`',
+    'bad_token',
+  );
 }
 
 function isRetryableNetwork(e: unknown): boolean {
@@ -151,17 +241,21 @@ function isRetryableNetwork(e: unknown): boolean {
 export class ApiClient {
   readonly baseUrl: string;
   readonly host: string;
+  /** The proxy requests go through, if one applies (HTTPS_PROXY & co., NO_PROXY; never for loopback or http://). */
+  readonly proxy: ProxyChoice | undefined;
   private readonly o: ClientOptions;
   private readonly retry: RetryPolicy;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
   private dispatcherP: Promise<Dispatcher> | undefined;
   private http: typeof import('./http.ts') | undefined;
+  private lastMintAt = Number.NEGATIVE_INFINITY;
 
   constructor(o: ClientOptions) {
     this.o = o;
     this.baseUrl = o.baseUrl.replace(/\/+$/, '');
     this.host = new URL(this.baseUrl).host;
+    this.proxy = proxyFor(new URL(this.baseUrl), o.env);
     this.retry = o.retry ?? DEFAULT_RETRY;
     this.sleep = o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.random = o.random ?? Math.random;
@@ -176,7 +270,6 @@ export class ApiClient {
       // (Set after the import: a flag change before it would make V8 reject the compile cache of the chunk.)
       (await import('node:v8')).setFlagsFromString('--wasm-tiering-budget=2000000000');
       this.http = http;
-      const env = this.o.env;
       const t = this.o.timeoutMs;
       const common = {
         connect: { timeout: t },
@@ -184,16 +277,11 @@ export class ApiClient {
         bodyTimeout: t,
         keepAliveTimeout: 4_000,
       };
-      const httpProxy = env.HTTP_PROXY ?? env.http_proxy;
-      const httpsProxy = env.HTTPS_PROXY ?? env.https_proxy;
-      if (httpProxy || httpsProxy) {
-        const EnvHttpProxyAgent = await http.proxyAgentClass();
-        return new EnvHttpProxyAgent({
-          ...common,
-          httpProxy,
-          httpsProxy,
-          noProxy: env.NO_PROXY ?? env.no_proxy,
-        });
+      if (this.proxy) {
+        // A CONNECT tunnel: the proxy sees the host name, never the request (TLS end to end with the API).
+        const ProxyAgent = await http.proxyAgentClass();
+        this.o.log?.(`through the proxy ${this.proxy.display} (${this.proxy.from})`);
+        return new ProxyAgent({ ...common, uri: this.proxy.url.href, connectTimeout: t, proxyTunnel: true });
       }
       return new http.Agent(common);
     })();
@@ -226,7 +314,34 @@ export class ApiClient {
     const dispatcher = await this.dispatcher();
     const http = this.http;
     if (!http) throw new Error('undici not loaded');
-    const res = await http.request.call(dispatcher, { origin: url.origin, path: url.pathname + url.search, method: method as Dispatcher.HttpMethod, headers, body });
+    // One deadline for the whole attempt (connect, headers and every byte of the body): undici's own timeouts are
+    // per phase and per gap between chunks, so a body trickled a byte at a time would never time out.
+    const ac = new AbortController();
+    let expired = false;
+    const timer = setTimeout(() => {
+      expired = true;
+      ac.abort();
+    }, this.o.timeoutMs);
+    try {
+      return await this.attempt(http, dispatcher, method, url, headers, body, ac.signal);
+    } catch (e) {
+      if (expired) throw Object.assign(new Error(`no complete answer within ${this.o.timeoutMs / 1000} s`), { code: 'ETIMEDOUT', cause: e });
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async attempt(
+    http: typeof import('./http.ts'),
+    dispatcher: Dispatcher,
+    method: string,
+    url: URL,
+    headers: Record<string, string>,
+    body: string | undefined,
+    signal: AbortSignal,
+  ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+    const res = await http.request.call(dispatcher, { origin: url.origin, path: url.pathname + url.search, method: method as Dispatcher.HttpMethod, headers, body, signal });
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of res.body) {
@@ -275,8 +390,11 @@ export class ApiClient {
       }
       headers[name] = v;
     }
-    if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
-    if (opts.token !== undefined && this.o.apiVersion) headers['accept-version'] = this.o.apiVersion;
+    if (opts.token !== undefined) {
+      if (!isBearerToken(opts.token)) throw badToken();
+      headers.authorization = `Bearer ${opts.token}`;
+      if (this.o.apiVersion) headers['accept-version'] = this.o.apiVersion;
+    }
     const start = performance.now();
     const retryable = opts.retryable ?? ((s: number) => s >= 500 || s === 429);
     for (let attempt = 0; ; attempt++) {
@@ -313,13 +431,28 @@ export class ApiClient {
           await this.sleep(wait);
           continue;
         }
-        throw networkError(e, this.host, this.o.timeoutMs);
+        throw networkError(e, this.host, this.o.timeoutMs, this.proxy);
       }
     }
   }
 
   /** Mint an access token from a refresh token. Never carries an Authorization header. */
   async mint(refreshToken: string, clientSecret: string, o: { retry?: boolean } = {}): Promise<TokenResponse> {
+    // Control characters in a secret are copy-paste damage or an attack on whatever logs the request: never sent.
+    if (CONTROL_IN_SECRET.test(clientSecret)) {
+      throw new UsageError('the client secret contains control characters: not sent', 'copy it again (TASTY_CLIENT_SECRET, or `tasty login`)', 'bad_secret');
+    }
+    if (CONTROL_IN_SECRET.test(refreshToken)) {
+      throw new UsageError('the refresh token contains control characters: not sent', 'copy it again (TASTY_REFRESH_TOKEN, or `tasty login`)', 'bad_secret');
+    }
+    // Server text is hostile: a token endpoint that echoes the request must not put the secrets in an error message
+    // (printed) or in a held rejection (stored).
+    const secrets = [refreshToken, clientSecret];
+    const spacing = this.lastMintAt + MIN_MINT_INTERVAL_MS - performance.now();
+    if (spacing > 0) {
+      this.o.log?.(`waiting ${Math.ceil(spacing)} ms: at most one token mint per second`);
+      await this.sleep(spacing);
+    }
     const body = JSON.stringify({ grant_type: 'refresh_token', refresh_token: refreshToken, client_secret: clientSecret });
     const r = await this.send('POST', '/oauth/token', {
       body,
@@ -331,13 +464,18 @@ export class ApiClient {
     if (r.status === 200) {
       const o = (r.json ?? {}) as Record<string, unknown>;
       const accessToken = o.access_token;
-      const expiresIn = typeof o.expires_in === 'string' ? Number(o.expires_in) : o.expires_in;
-      if (typeof accessToken !== 'string' || accessToken.length === 0 || typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn <= 0) {
+      const raw = typeof o.expires_in === 'string' ? Number(o.expires_in) : o.expires_in;
+      if (typeof accessToken !== 'string' || accessToken.length === 0 || typeof raw !== 'number' || !Number.isFinite(raw) || raw <= 0) {
         throw new ApiError('tastytrade answered the token request without a usable access token', 200, 'bad_token_response', 'try again; if it persists, run `tasty doctor`', 'bad_token_response');
       }
+      // Cached, printed by `tasty token` and pasted into shell commands: only RFC 6750 characters, or nothing.
+      if (!isBearerToken(accessToken)) throw badToken(true);
+      const expiresIn = clampExpiresIn(raw);
+      this.lastMintAt = performance.now();
+      if (expiresIn !== raw) this.o.log?.(`expires_in ${raw} is out of range: using ${expiresIn} s`);
       return {
         accessToken,
-        tokenType: typeof o.token_type === 'string' ? o.token_type : 'Bearer',
+        tokenType: typeof o.token_type === 'string' && /^[A-Za-z]{1,20}$/.test(o.token_type) ? o.token_type : 'Bearer',
         expiresIn,
         ...(typeof o.refresh_token === 'string' && o.refresh_token ? { refreshToken: o.refresh_token } : {}),
       };
@@ -348,11 +486,11 @@ export class ApiClient {
     }
     const err = parseErrorBody(r.json);
     if (err.code === 'invalid_grant' || err.code === 'invalid_client' || err.code === 'invalid_credentials' || err.code === 'unconfirmed_user') {
-      throw new CredentialsRejectedError(this.o.environment, oneLine(err.message ?? err.code).slice(0, 200), { code: err.code });
+      throw new CredentialsRejectedError(this.o.environment, cleanServerText(err.message ?? err.code, secrets, 200), { code: err.code });
     }
     if (err.code === 'invalid_request') {
       throw new ApiError(
-        `tastytrade refused the token request: "${oneLine(err.message ?? 'invalid_request').slice(0, 200)}" (invalid_request)`,
+        `tastytrade refused the token request: "${cleanServerText(err.message ?? 'invalid_request', secrets, 200)}" (invalid_request)`,
         r.status,
         err.code,
         this.o.environment === 'sandbox' && isTransientSandboxRefusal(r.text)
@@ -361,10 +499,10 @@ export class ApiClient {
         'transient_invalid_request',
       );
     }
-    throw this.httpError('POST', '/oauth/token', r);
+    throw this.httpError('POST', '/oauth/token', r, secrets);
   }
 
-  private httpError(method: string, path: string, r: ApiResponse): ApiError {
+  private httpError(method: string, path: string, r: ApiResponse, secrets: string[]): ApiError {
     const ct = header(r.headers, 'content-type');
     if (r.status === 401 && r.json === undefined && looksHtml(r.text, ct)) {
       return new UnauthorizedError(`${method} ${path}: 401 with an HTML page`, HTML_401_HINT, 'html_401');
@@ -374,8 +512,8 @@ export class ApiClient {
       method,
       path,
       status: r.status,
-      code: err.code ? oneLine(err.code).slice(0, 60) : undefined,
-      message: err.message ? oneLine(err.message).slice(0, 300) : undefined,
+      code: err.code ? cleanServerText(err.code, secrets, 60) : undefined,
+      message: err.message ? cleanServerText(err.message, secrets, 300) : undefined,
       environment: this.o.environment,
       baseUrl: this.baseUrl,
       apiVersion: this.o.apiVersion,
@@ -396,7 +534,7 @@ export class ApiClient {
       }
       return r;
     }
-    const err = this.httpError(m, path, r);
+    const err = this.httpError(m, path, r, [token]);
     err.response = { text: r.text, json: r.json };
     throw err;
   }

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import type { ApiClient, ApiResponse, TokenResponse } from '../api/client.ts';
 import type { Env, Environment } from '../config.ts';
 import { CredentialsRejectedError, NotLoggedInError, StateDirError, stateDirError, type TastyError, WrongEnvironmentError } from '../errors.ts';
+import { MIN_MINT_INTERVAL_MS } from '../api/token-rules.ts';
+import { cleanServerText } from '../output.ts';
 import { type Credentials, fromEnv, fromFile, writeToFile } from './credentials.ts';
 import { decodeRefreshToken } from './jwt.ts';
 import type { SecretStore } from './keychain.ts';
@@ -69,13 +71,6 @@ export interface TokenResult {
 }
 
 export const LOCK_FILE = 'state.lock';
-
-/** Remove every occurrence of the secrets from server-supplied text (a server that echoes the request). */
-export function scrub(text: string, secrets: readonly string[]): string {
-  let t = text.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069]/g, ' ');
-  for (const s of secrets) if (s) t = t.split(s).join('[redacted]');
-  return t.slice(0, 300);
-}
 
 /** The refresh token's grant id (its `grant_id` claim), if it decodes. */
 export function grantIdOf(refreshToken: string): string | undefined {
@@ -157,7 +152,8 @@ export class AuthEngine {
     return this.register({ clientSecret, refreshToken, source: 'keychain', where: kc.name });
   }
 
-  private register(c: Credentials): Credentials {
+  /** Make the secrets known to the redactor (every output redacts them from then on). */
+  register(c: Credentials): Credentials {
     this.d.secret?.(c.clientSecret);
     this.d.secret?.(c.refreshToken);
     return c;
@@ -327,7 +323,7 @@ export class AuthEngine {
       at: new Date(this.d.now()).toISOString(),
       code: e.cause_,
       // Server text is hostile: a server that echoes the request must not get a secret into the state file.
-      description: scrub(e.description, [creds.clientSecret, creds.refreshToken]),
+      description: cleanServerText(e.description, [creds.clientSecret, creds.refreshToken]),
     });
   }
 
@@ -417,7 +413,8 @@ export class AuthEngine {
     const ahead = (t: CachedToken) => Math.min(300_000, (Date.parse(t.expiresAt) - Date.parse(t.mintedAt)) / 3);
     const schedule = (ms: number) => {
       if (stopped) return;
-      timer = setTimeout(tick, Math.max(250, ms));
+      // A floor on renewal intervals: a tiny expires_in cannot turn the refresh into a storm.
+      timer = setTimeout(tick, Math.max(MIN_MINT_INTERVAL_MS, ms));
       timer.unref?.();
     };
     const tick = async () => {

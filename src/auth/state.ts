@@ -4,6 +4,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { type Environment, isEnvironment, readFileIfExists, writeFileAtomic } from '../config.ts';
+import { isBearerToken, MAX_EXPIRES_S } from '../api/token-rules.ts';
 import type { StoredSecrets } from './keychain.ts';
 
 export const STATE_FILE = 'state.json';
@@ -165,7 +166,9 @@ function parseToken(v: unknown): CachedToken | undefined {
   const o = obj(v);
   const slot = o && parseSlot(o);
   if (!o || !slot) return undefined;
-  if (!isStr(o.accessToken) || !isDate(o.expiresAt) || !isDate(o.mintedAt)) return undefined;
+  if (!isBearerToken(o.accessToken) || !isDate(o.expiresAt) || !isDate(o.mintedAt)) return undefined;
+  // A lifetime tastytrade never gives (or a date beyond it) is not trusted from disk.
+  if (Date.parse(o.expiresAt) - Date.parse(o.mintedAt) > MAX_EXPIRES_S * 1000) return undefined;
   const source = o.source === 'env' || o.source === 'keychain' || o.source === 'file' ? o.source : undefined;
   if (!source) return undefined;
   return { ...slot, accessToken: o.accessToken, tokenType: isStr(o.tokenType) ? o.tokenType : 'Bearer', expiresAt: o.expiresAt, mintedAt: o.mintedAt, source };

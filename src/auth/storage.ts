@@ -113,6 +113,8 @@ export interface EnvStatus {
   rejection: (Pick<HeldRejection, 'at' | 'description'> & { held: true | 'unknown' }) | null;
   /** Rejections on record for other credentials or another API of this environment (they do not apply). */
   otherRejections: number;
+  /** The keychain could not be used to read the credentials (status exits 7, not 3). */
+  keychainError: boolean;
   problems: string[];
   /** The resolved credentials (never printed). */
   credentials?: Credentials;
@@ -125,11 +127,15 @@ export async function describeEnvironment(engine: AuthEngine, dir: string, envir
   if (ev.incomplete) problems.push(ev.incomplete);
   let creds: Credentials | undefined;
   let unreadable = false;
+  let keychainError = false;
   try {
     creds = ev.credentials ?? fromFile(dir, environment);
     if (!creds) creds = await engine.credentials(environment);
+    // Every secret in play is known to the redactor before anything is printed (a stored rejection may echo one).
+    if (creds) engine.register(creds);
   } catch (e) {
     unreadable = true;
+    keychainError = e instanceof KeychainError;
     problems.push((e as Error).message);
   }
   const state = engine.state();
@@ -166,6 +172,7 @@ export async function describeEnvironment(engine: AuthEngine, dir: string, envir
     accessToken,
     rejection,
     otherRejections: envRejections.length - (rejection ? 1 : 0),
+    keychainError,
     problems,
     credentials: creds,
   };

@@ -14,7 +14,7 @@ export default async function accounts(ctx: Context, opts: { all?: boolean }): P
   }
   const c = ctx.out.c;
   const rows = list.map((a) => [
-    `${a.number === def ? '*' : ' '} ${a.number}`,
+    `${a.number === def ? '*' : ' '} ${safe(a.number)}`,
     safe(a.nickname),
     safe(a.type),
     safe(a.marginOrCash),

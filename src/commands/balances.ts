@@ -4,7 +4,7 @@ import type { AuthEngine } from '../auth/engine.ts';
 import type { Environment } from '../config.ts';
 import type { Context } from '../context.ts';
 import { ApiError, accountAccessError, CredentialsRejectedError, NotLoggedInError, TastyError, UsageError } from '../errors.ts';
-import { effectPairs, localTime, money, pad, relativeTime, safe, shapeBalances, signedAmount } from '../render.ts';
+import { effectPairs, localTime, money, pad, relativeTime, safe, shapeBalances, signedDecimal } from '../render.ts';
 
 interface BalancesOptions {
   account?: string;
@@ -81,10 +81,18 @@ function render(ctx: Context, environment: Environment, data: Array<Record<strin
     const lines = [`${ctx.out.envTag(environment)} ${c.bold(safe(d['account-number']))}  ${c.dim(when)}`];
     const pairs = effectPairs(d);
     for (const [key, label] of FIELDS) {
-      const n = signedAmount(d, key, pairs);
-      if (n === undefined) continue;
-      const text = money(n, currency);
-      lines.push(`  ${pad(label, 28)}${pad(n < 0 ? c.red(text) : text, 18, 'right')}`);
+      const raw = d[key];
+      if (raw === undefined || raw === null || raw === '') continue;
+      // The sign comes from the effect this amount owns (<stem>-effect of <stem> or <stem>-amount): Debit negative.
+      const effectKey = pairs.get(key);
+      const effect = effectKey === undefined ? undefined : d[effectKey];
+      const sign = effect === 'Debit' ? -1 : effect === 'Credit' ? 1 : undefined;
+      // Decimal strings are formatted exactly, whatever their size; numbers as they are.
+      const exact = typeof raw === 'string' ? signedDecimal(raw, sign) : typeof raw === 'number' && Number.isFinite(raw) ? String(sign === undefined ? raw : sign * Math.abs(raw)) : undefined;
+      if (exact === undefined) continue;
+      const text = money(exact, currency);
+      const negative = exact.startsWith('-') && /[1-9]/.test(exact);
+      lines.push(`  ${pad(label, 28)}${pad(negative ? c.red(text) : text, 18, 'right')}`);
     }
     blocks.push(lines.join('\n'));
   }
@@ -138,8 +146,7 @@ async function watchLoop(ctx: Context, auth: AuthEngine, environment: Environmen
   let drawn = 0;
   const draw = (text: string) => {
     if (tty) {
-      if (drawn) out.stdout.write(`\u001b[${drawn}F\u001b[J`);
-      out.stdout.write(`${text}\n`);
+      out.redraw(text, drawn);
       drawn = text.split('\n').length;
     } else out.data(text);
   };

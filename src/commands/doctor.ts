@@ -2,6 +2,7 @@
 import { type Environment, ENVIRONMENTS } from '../config.ts';
 import type { Context } from '../context.ts';
 import { type Check, type Diagnosis, diagnose } from '../doctor.ts';
+import { oneLine } from '../output.ts';
 import { pad } from '../render.ts';
 
 interface DoctorOptions {
@@ -36,12 +37,14 @@ export default async function doctor(ctx: Context, opts: DoctorOptions): Promise
   const mark: Record<Check['status'], string> = { ok: c.green('✓'), warn: c.yellow('!'), fail: c.red('✗'), skip: c.dim('-') };
   const blocks = results.map((d) => {
     const lines = [`${c.bold('tasty doctor')} ${ctx.out.envTag(d.environment)}`];
-    for (const ch of d.checks) {
+    for (const check of d.checks) {
+      // Summaries quote the server and the token: sanitised before colour is added around them.
+      const ch = { ...check, summary: oneLine(check.summary), detail: check.detail && oneLine(check.detail), fix: check.fix && oneLine(check.fix) };
       lines.push(`${mark[ch.status]} ${pad(ch.title, 17)} ${ch.status === 'skip' ? c.dim(ch.summary) : ch.summary}`);
       if (ch.detail && ch.status !== 'ok') lines.push(`    ${c.dim(ch.detail)}`);
       if (ch.fix && ch.status !== 'ok') lines.push(`    ${c.cyan('fix:')} ${ch.fix}`);
     }
-    lines.push('', `${d.ok ? c.green('Verdict:') : c.red('Verdict:')} ${verdict(d)}`);
+    lines.push('', `${d.ok ? c.green('Verdict:') : c.red('Verdict:')} ${oneLine(verdict(d))}`);
     return lines.join('\n');
   });
   ctx.out.data(blocks.join('\n\n'));

@@ -62,7 +62,7 @@ export default async function login(ctx: Context, opts: LoginOptions): Promise<n
   if (!decoded.ok) throw new UsageError(`the refresh token ${decoded.problem}`, 'copy the whole refresh token of the grant again, without quotes or line breaks');
   const f = decoded.facts;
   out.info(
-    `Refresh token: grant ${f.grantId ?? '?'}, client ${mask(f.clientId)}, scopes ${f.scopes.join(' ') || '(none)'}, issued ${f.issuedAt?.slice(0, 10) ?? '?'}`,
+    oneLine(`Refresh token: grant ${f.grantId ?? '?'}, client ${mask(f.clientId)}, scopes ${f.scopes.join(' ') || '(none)'}, issued ${f.issuedAt?.slice(0, 10) ?? '?'}`),
   );
   if (!f.scopes.includes('read')) out.warn('warning: this grant has no "read" scope: accounts and balances will be refused');
 

@@ -18,8 +18,10 @@ export default async function status(ctx: Context, opts: { all?: boolean }): Pro
   const saved = ctx.config().defaultEnvironment ?? null;
   const results: EnvStatus[] = [];
   for (const e of envs) results.push(await describeEnvironment(auth, ctx.dir, e, ctx.env, ctx.now()));
+  // Every secret in play is known to the redactor before anything is printed (a stored rejection may echo one).
+  for (const r of results) for (const s of [r.credentials?.clientSecret, r.credentials?.refreshToken]) ctx.out.addSecret(s);
   const selected = results.find((r) => r.environment === choice.environment);
-  const code = !selected?.loggedIn ? ExitCode.notLoggedIn : selected.rejection?.held === true ? ExitCode.rejected : ExitCode.ok;
+  const code = !selected?.loggedIn ? (selected?.keychainError ? ExitCode.keychain : ExitCode.notLoggedIn) : selected.rejection?.held === true ? ExitCode.rejected : ExitCode.ok;
 
   if (ctx.json) {
     ctx.out.document({
@@ -48,7 +50,8 @@ export default async function status(ctx: Context, opts: { all?: boolean }): Pro
       lines.push(`  ${c.green('✓')} Logged in; credentials from ${where}`);
       const rt = r.refreshToken;
       if (rt?.problem) lines.push(`  ${c.red('✗')} ${rt.problem}`);
-      else if (rt) lines.push(`  Grant ${rt.grantId ?? '?'}, client ${mask(rt.clientId)}, scopes ${rt.scopes.join(' ') || '(none)'}, issued ${rt.issuedAt?.slice(0, 10) ?? '?'}`);
+      // JWT claims are token-derived text: sanitised before any colour is added around them.
+      else if (rt) lines.push(oneLine(`  Grant ${rt.grantId ?? '?'}, client ${mask(rt.clientId)}, scopes ${rt.scopes.join(' ') || '(none)'}, issued ${rt.issuedAt?.slice(0, 10) ?? '?'}`));
     }
     const t = r.accessToken;
     if (t.state === 'valid') lines.push(`  Access token: valid for ${mmss(t.validForSeconds ?? 0)}`);

@@ -1,14 +1,20 @@
 // tasty token: print a valid access token (for scripts), minting only when needed.
+import { isBearerToken } from '../api/client.ts';
 import type { Context } from '../context.ts';
+import { ApiError } from '../errors.ts';
 
 export default async function token(ctx: Context): Promise<number> {
   const { environment } = ctx.environment();
   const auth = await ctx.auth();
   const { token: t } = await auth.getToken(environment);
+  // Printed for `curl -H "Authorization: Bearer $(tasty token)"`: a value with a line break would inject a header.
+  if (!isBearerToken(t.accessToken)) {
+    throw new ApiError('the cached access token contains characters a Bearer token cannot have (RFC 6750): not printed', 200, 'bad_token', `delete ${ctx.dir}/state.json and run again; if it persists, run \`tasty doctor\``, 'bad_token');
+  }
   if (ctx.json) {
-    ctx.out.document({ accessToken: t.accessToken, tokenType: t.tokenType, expiresAt: t.expiresAt, environment });
+    ctx.out.document({ accessToken: t.accessToken, tokenType: t.tokenType, expiresAt: t.expiresAt, environment }, { reveal: [t.accessToken] });
   } else {
-    ctx.out.data(t.accessToken);
+    ctx.out.reveal(t.accessToken);
   }
   return 0;
 }

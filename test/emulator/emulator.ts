@@ -20,7 +20,13 @@ export type Fault =
   | { kind: 'html'; status: number }
   | { kind: 'truncated' }
   | { kind: 'huge'; bytes: number }
-  | { kind: 'body'; status: number; body: string; contentType?: string };
+  | { kind: 'body'; status: number; body: string; contentType?: string }
+  /** Echo the request body (secrets included) in an error: the RFC dialect's invalid_grant (400), or a 422. */
+  | { kind: 'echo'; status: 400 | 422 }
+  /** A 200 whose body arrives one byte every `intervalMs` (each gap shorter than any per-chunk timeout). */
+  | { kind: 'trickle'; intervalMs: number; bytes?: number }
+  /** A successful token answer with these fields (a hostile access_token or expires_in). */
+  | { kind: 'token'; accessToken?: string; expiresIn?: unknown };
 
 /** Where a fault applies: the token endpoint, every API (non-token) call, or paths starting with a prefix. */
 export type FaultTarget = 'token' | 'api' | 'any' | `/${string}`;
@@ -405,7 +411,7 @@ export class Emulator {
 
     const fault = this.takeFault(path);
     if (fault) {
-      const handled = await this.applyFault(fault, req, res, rec);
+      const handled = await this.applyFault(fault, req, res, rec, body);
       if (handled) return;
     }
 
@@ -440,7 +446,7 @@ export class Emulator {
   }
 
   /** Returns true when the fault answered the request. */
-  private async applyFault(fault: Fault, req: IncomingMessage, res: ServerResponse, rec: RequestRecord): Promise<boolean> {
+  private async applyFault(fault: Fault, req: IncomingMessage, res: ServerResponse, rec: RequestRecord, body = ''): Promise<boolean> {
     const grantErr = (d: string, code = 'invalid_grant') => this.send(res, rec, 400, { error_code: code, error_description: d });
     switch (fault.kind) {
       case 'revoked':
@@ -508,6 +514,39 @@ export class Emulator {
       case 'body':
         this.send(res, rec, fault.status, fault.body, { 'content-type': fault.contentType ?? 'application/json' });
         return true;
+      case 'echo': {
+        const form = new URLSearchParams(Object.entries((() => {
+          try {
+            return JSON.parse(body) as Record<string, string>;
+          } catch {
+            return {};
+          }
+        })())).toString();
+        if (fault.status === 400) this.send(res, rec, 400, { error: 'invalid_grant', error_description: `Grant revoked for ${form}` });
+        else this.send(res, rec, 422, { error: { code: 'validation_error', message: `Unprocessable request: ${body}` } });
+        return true;
+      }
+      case 'trickle': {
+        rec.status = 200;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const text = `{"pad":"${'x'.repeat(fault.bytes ?? 200)}"}`;
+        for (const ch of text) {
+          if (res.destroyed) return true;
+          res.write(ch);
+          await new Promise((r) => setTimeout(r, fault.intervalMs));
+        }
+        res.end();
+        return true;
+      }
+      case 'token': {
+        const accessToken = fault.accessToken ?? `at_${randomBytes(24).toString('base64url')}`;
+        const expiresIn = fault.expiresIn ?? this.expiresIn;
+        const secs = typeof expiresIn === 'number' && Number.isFinite(expiresIn) ? Math.min(expiresIn, 1e9) : this.expiresIn;
+        this.tokens.set(accessToken, { expiresAt: this.now() + secs * 1000, revoked: false, grant: rec.grant ?? this.refreshToken });
+        this.mints++;
+        this.send(res, rec, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: expiresIn });
+        return true;
+      }
     }
   }
 
