@@ -5,19 +5,24 @@
 import { join } from 'node:path';
 import type { ApiClient, ApiResponse, TokenResponse } from '../api/client.ts';
 import type { Env, Environment } from '../config.ts';
-import { CredentialsRejectedError, NotLoggedInError, StateDirError, stateDirError, type TastyError } from '../errors.ts';
+import { ApiError, CredentialsRejectedError, ExitCode, NotLoggedInError, StateDirError, stateDirError, TastyError, UsageError } from '../errors.ts';
 import { type Credentials, fromEnv, fromFile, writeToFile } from './credentials.ts';
 import type { SecretStore } from './keychain.ts';
 import { acquireLock } from './lock.ts';
 import {
+  type CachedQuoteToken,
   type CachedToken,
   clearRejection,
+  dropQuoteTokens,
   dropTokens,
+  findQuoteToken,
   findBinding,
   findRejection,
   findToken,
   identity,
+  lifetimeMs,
   putBinding,
+  putQuoteToken,
   putRejection,
   putToken,
   readState,
@@ -66,6 +71,12 @@ export interface TokenResult {
 }
 
 export const LOCK_FILE = 'state.lock';
+
+/** The life tastytrade gives an access token (expires_in), assumed until a mint says otherwise. */
+export const DEFAULT_TOKEN_LIFETIME_MS = 900_000;
+
+/** A cached quote token is reused while it has more than this left (a streamer starting on it keeps an hour). */
+export const QUOTE_REUSE_MARGIN_MS = 3600_000;
 
 /** Remove every occurrence of the secrets from server-supplied text (a server that echoes the request). */
 export function scrub(text: string, secrets: readonly string[]): string {
@@ -217,6 +228,127 @@ export class AuthEngine {
     }, slot.fp);
   }
 
+  /**
+   * `--min-ttl`: the life (ms) a token must have left, or undefined for the usual reuse margin. More than tastytrade
+   * issues (the lifetime of the last mint of these credentials, else 900 s) is a usage error, before any request.
+   */
+  minValidity(environment: Environment, seconds: number): number | undefined {
+    const cur = this.currentToken(environment);
+    const life = cur ? lifetimeMs(cur) : DEFAULT_TOKEN_LIFETIME_MS;
+    if (seconds * 1000 > life) {
+      throw new UsageError(
+        `--min-ttl ${seconds} is longer than the ${Math.round(life / 1000)} s tastytrade gives an access token${cur ? ' (its last one)' : ''}`,
+        `ask for at most ${Math.round(life / 1000)} seconds; a longer-running program needs its own refresh (tasty exec passes the refresh token unless --token-only)`,
+      );
+    }
+    const margin = cur ? reuseMarginMs(cur) : 60_000;
+    return seconds * 1000 > margin ? seconds * 1000 : undefined;
+  }
+
+  /**
+   * A token with at least `minTtlS` seconds left (and, with `credentials`, the credentials it belongs to). If tastytrade
+   * now issues shorter tokens than asked for, that is said (exit 2) rather than a token handed out that dies early.
+   */
+  async session(environment: Environment, o: { minTtlS?: number; credentials?: boolean } = {}): Promise<{ token: CachedToken; credentials?: Credentials }> {
+    const minValidityMs = o.minTtlS === undefined ? undefined : this.minValidity(environment, o.minTtlS);
+    const r = o.credentials ? await this.tokenWithCredentials(environment, { minValidityMs }) : await this.getToken(environment, { minValidityMs });
+    if (o.minTtlS !== undefined && remainingMs(r.token, this.d.now()) < o.minTtlS * 1000) {
+      throw new UsageError(
+        `--min-ttl ${o.minTtlS} cannot be met: tastytrade now gives access tokens ${Math.round(lifetimeMs(r.token) / 1000)} s of life`,
+        `ask for at most ${Math.floor(lifetimeMs(r.token) / 1000)} seconds`,
+      );
+    }
+    return r;
+  }
+
+  /**
+   * A valid token AND the credentials it was minted from (exec hands both to a child). The credentials are read first
+   * (keychain included) and the token must belong to exactly them: a keychain changed behind tasty's back (a stale
+   * binding) gets its own token, never the old credentials' one. A held rejection fails before anything else.
+   */
+  async tokenWithCredentials(environment: Environment, o: { minValidityMs?: number } = {}): Promise<{ token: CachedToken; credentials: Credentials }> {
+    const creds = await this.credentials(environment);
+    if (!creds) throw new NotLoggedInError(environment);
+    const state = this.state();
+    const slot = this.slot(state, environment, creds);
+    this.throwIfHeld(state, slot, creds);
+    // (Identities are compared under the key of the state as it is now: a first mint creates the file and its key.)
+    const mine = () => identity(this.state(), creds);
+    let r = await this.getToken(environment, o);
+    if (r.token.fp !== mine()) r = await this.getToken(environment, { ...o, replacing: r.token.accessToken });
+    if (r.token.fp !== mine()) throw new TastyError(`the credentials changed while tasty read them (${creds.where}); try again`, ExitCode.internal, { cause: 'credentials_changed' });
+    return { token: r.token, credentials: creds };
+  }
+
+  /**
+   * The DXLink quote token of the current credentials at this environment's API: cached in the state file (hot path:
+   * one file read), else fetched once under the state lock, so any number of concurrent processes cause one request.
+   */
+  async getQuoteToken(environment: Environment): Promise<{ quote: CachedQuoteToken; fetched: boolean }> {
+    const api = this.d.api(environment);
+    const usable = (q: CachedQuoteToken | undefined): q is CachedQuoteToken =>
+      !!q && remainingMs({ expiresAt: q.expiresAt, mintedAt: q.issuedAt }, this.d.now()) > Math.min(QUOTE_REUSE_MARGIN_MS, (Date.parse(q.expiresAt) - Date.parse(q.issuedAt)) / 4);
+    const state = this.state();
+    const hotFp = this.hotIdentity(state, environment, this.cheapCredentials(environment));
+    const hot = hotFp ? findQuoteToken(state, { env: environment, api, fp: hotFp }) : undefined;
+    if (usable(hot)) {
+      this.d.secret?.(hot.token);
+      return { quote: hot, fetched: false };
+    }
+    // An access token first (its own single flight), then the quote token under the lock.
+    const first = await this.getToken(environment);
+    const fp = first.token.fp;
+    return this.withStateLock(async (st) => {
+      let slot = { env: environment, api, fp };
+      const fresh = findQuoteToken(st, slot);
+      if (usable(fresh)) {
+        this.d.secret?.(fresh.token);
+        return { quote: fresh, fetched: false };
+      }
+      const client = await this.d.client(environment);
+      const { parseQuoteToken, QUOTE_TOKEN_PATH, NO_MARKET_DATA_CODE, noMarketDataError } = await import('../api/quote-token.ts');
+      const { UnauthorizedError } = await import('../api/client.ts');
+      const fetchWith = async (accessToken: string) => {
+        try {
+          return await client.call('GET', QUOTE_TOKEN_PATH, accessToken);
+        } catch (e) {
+          if (e instanceof ApiError && e.code === NO_MARKET_DATA_CODE) throw noMarketDataError(environment, e.status, undefined);
+          throw e;
+        }
+      };
+      let res: import('../api/client.ts').ApiResponse;
+      try {
+        res = await fetchWith(first.token.accessToken);
+      } catch (e) {
+        if (!(e instanceof UnauthorizedError) || e.cause_ === 'html_401') throw e;
+        // The access token was revoked server-side: drop it, mint once (we hold the lock), retry once.
+        this.d.debug?.('401 with the cached token: minting a new one and retrying once');
+        const creds = await this.credentials(environment);
+        if (!creds) throw new NotLoggedInError(environment);
+        const s = this.slot(st, environment, creds);
+        this.throwIfHeld(st, s, creds);
+        dropTokens(st, (t) => t.accessToken === first.token.accessToken);
+        const token = await this.mintLocked(environment, creds, st, s);
+        slot = s;
+        res = await fetchWith(token.accessToken);
+      }
+      const now = this.d.now();
+      const q = parseQuoteToken(res.json, now);
+      this.d.secret?.(q.token);
+      const quote: CachedQuoteToken = {
+        ...slot,
+        token: q.token,
+        dxlinkUrl: q.dxlinkUrl,
+        level: q.level,
+        issuedAt: new Date(now).toISOString(),
+        expiresAt: new Date(now + q.lifetimeMs).toISOString(),
+      };
+      putQuoteToken(st, quote);
+      this.save(st);
+      return { quote, fetched: true };
+    }, fp, this.holdMs() * 2);
+  }
+
   /** One live mint whatever the cache holds (doctor). `force` sends even while a rejection is held. */
   async mintFresh(environment: Environment, creds: Credentials, force = false): Promise<CachedToken> {
     const state = this.state();
@@ -355,8 +487,8 @@ export class AuthEngine {
    * Run under the state lock with a fresh read of the state: every mint and every read-modify-write of it.
    * `fp` names the credentials this holder will send, so a waiter never sends credentials whose outcome is pending.
    */
-  async withStateLock<T>(fn: (state: State) => Promise<T> | T, fp?: string): Promise<T> {
-    const release = await acquireLock(join(this.d.dir, LOCK_FILE), { holdMs: this.holdMs(), fp, now: this.d.now });
+  async withStateLock<T>(fn: (state: State) => Promise<T> | T, fp?: string, holdMs = this.holdMs()): Promise<T> {
+    const release = await acquireLock(join(this.d.dir, LOCK_FILE), { holdMs, fp, now: this.d.now });
     try {
       return await fn(this.state());
     } finally {
@@ -429,13 +561,14 @@ export class AuthEngine {
    * Forget what the given credentials own in an environment (logout): their tokens and rejections at every API,
    * and the keychain binding. Other credentials' entries are untouched. Returns what was removed.
    */
-  forget(state: State, environment: Environment, fps: readonly string[], dropBindingToo: boolean): { tokens: number; rejections: number } {
+  forget(state: State, environment: Environment, fps: readonly string[], dropBindingToo: boolean): { tokens: number; rejections: number; quoteTokens: number } {
     const mine = (x: { env: Environment; fp: string }) => x.env === environment && fps.includes(x.fp);
     const tokens = dropTokens(state, mine);
+    const quoteTokens = dropQuoteTokens(state, mine);
     const before = state.rejections.length;
     state.rejections = state.rejections.filter((r) => !mine(r));
     if (dropBindingToo) state.keychain = state.keychain.filter((b) => !(b.env === environment && b.service === this.service()));
-    return { tokens, rejections: before - state.rejections.length };
+    return { tokens, rejections: before - state.rejections.length, quoteTokens };
   }
 
   /** The identity of the credentials the keychain service was last seen holding for an environment. */

@@ -71,6 +71,8 @@ export interface EmulatorOptions {
   clockOffsetMs?: number;
   /** Accounts with authority the caller lacks: 403 on their balances. */
   forbidden?: string[];
+  /** The customer has no market-data access: /api-quote-tokens answers quote_streamer.customer_not_found_error. */
+  noMarketData?: boolean;
 }
 
 function b64url(s: string | Buffer): string {
@@ -169,6 +171,11 @@ export class Emulator {
   balances: Record<string, Record<string, unknown>>;
   forbidden: Set<string>;
   clockOffsetMs: number;
+  noMarketData: boolean;
+  /** Fields of the next /api-quote-tokens answers (issued-at / expires-at, or a hostile body's pieces). */
+  quoteFields: Record<string, unknown> = {};
+  /** Quote tokens issued so far, for leak scans. */
+  readonly quoteTokens: string[] = [];
   /** Successful mints. */
   mints = 0;
   /** Every POST /oauth/token, answered or not. */
@@ -199,6 +206,7 @@ export class Emulator {
     this.balances = o.balances ?? {};
     this.forbidden = new Set(o.forbidden ?? []);
     this.clockOffsetMs = o.clockOffsetMs ?? 0;
+    this.noMarketData = o.noMarketData ?? false;
   }
 
   get url(): string {
@@ -493,6 +501,19 @@ export class Emulator {
       if (this.forbidden.has(n)) return this.send(res, rec, 403, { error: { code: 'not_permitted', message: 'User not permitted access' } });
       if (!acct) return this.send(res, rec, 404, { error: { code: 'record_not_found', message: `Account ${n} not found` } });
       return this.send(res, rec, 200, { data: { ...balancesFor(n, this.now()), ...(this.balances[n] ?? {}) }, ...ctx });
+    }
+    // DXLink quote tokens (../shared/tastytrade-api.md, "Streaming credentials"). The HTTP status of the no-market-data
+    // refusal is not documented there; only its code is, and tasty keys on the code.
+    if (method === 'GET' && path === '/api-quote-tokens') {
+      if (this.noMarketData) return this.send(res, rec, 404, { error: { code: 'quote_streamer.customer_not_found_error', message: 'Customer not found' } });
+      const token = `dxq_${randomBytes(30).toString('base64url')}`;
+      this.quoteTokens.push(token);
+      const level = this.environment === 'sandbox' ? 'demo' : 'api';
+      return this.send(res, rec, 200, { data: { token, 'dxlink-url': 'wss://tasty-openapi-ws.dxfeed.com/realtime', level, ...this.quoteFields }, ...ctx });
+    }
+    // Reserved for tastytrade's own apps; API users on it are flagged. Served so a test can prove tasty never calls it.
+    if (method === 'GET' && path === '/quote-streamer-tokens') {
+      return this.send(res, rec, 200, { data: { token: `qst_${randomBytes(30).toString('base64url')}`, 'streamer-url': 'tasty-live-web.dxfeed.com:7301', 'websocket-url': 'wss://tasty-live-ws.dxfeed.com/realtime', level: 'Real-Time' }, ...ctx });
     }
     const dry = /^\/accounts\/([^/]+)\/orders\/dry-run$/.exec(path);
     if (method === 'POST' && dry) {
