@@ -99,6 +99,11 @@ export class AuthEngine {
     this.io = deps.stateIo ?? fileStateIo;
   }
 
+  /** No human notes (exec: once the child runs, its output is all there is). */
+  silenceNotices(): void {
+    this.noticed = true;
+  }
+
   /** After a failed mint, do not try again for this long (long-running commands: at most one per minute). */
   setMintCooldown(ms: number): void {
     this.mintCooldownMs = ms;
@@ -234,14 +239,15 @@ export class AuthEngine {
    */
   minValidity(environment: Environment, seconds: number): number | undefined {
     const cur = this.currentToken(environment);
-    const life = cur ? lifetimeMs(cur) : DEFAULT_TOKEN_LIFETIME_MS;
+    const known = cur ? lifetimeMs(cur) : 0;
+    const life = known > 0 ? known : DEFAULT_TOKEN_LIFETIME_MS;
     if (seconds * 1000 > life) {
       throw new UsageError(
-        `--min-ttl ${seconds} is longer than the ${Math.round(life / 1000)} s tastytrade gives an access token${cur ? ' (its last one)' : ''}`,
+        `--min-ttl ${seconds} is longer than the ${Math.round(life / 1000)} s tastytrade gives an access token${known > 0 ? ' (its last one)' : ''}`,
         `ask for at most ${Math.round(life / 1000)} seconds; a longer-running program needs its own refresh (tasty exec passes the refresh token unless --token-only)`,
       );
     }
-    const margin = cur ? reuseMarginMs(cur) : 60_000;
+    const margin = known > 0 && cur ? reuseMarginMs(cur) : 60_000;
     return seconds * 1000 > margin ? seconds * 1000 : undefined;
   }
 

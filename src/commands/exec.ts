@@ -17,6 +17,7 @@ export default async function exec(ctx: Context, opts: { tokenOnly?: boolean; mi
   const minTtlS = opts.minTtl === undefined ? undefined : parseSeconds(opts.minTtl, '--min-ttl');
   const { environment } = ctx.environment();
   const auth = await ctx.auth();
+  auth.silenceNotices();
   const { token, credentials } = await auth.session(environment, { minTtlS, credentials: !opts.tokenOnly });
   const env = childEnv(ctx.env, { environment, api: ctx.baseUrl(environment), token, credentials });
   return run(ctx, command, rest, env);
