@@ -120,8 +120,8 @@ describe('tasty quote-token', () => {
     const r = await f.run(['quote-token', '--verbose']);
     expect(r.stderr).toMatch(/GET \/api-quote-tokens → 200/);
     expect(r.stderr).not.toContain(r.stdout.trim());
-    const st = state() as unknown as { quoteTokens: Array<Record<string, unknown>> };
-    st.quoteTokens = [{ ...st.quoteTokens[0], token: 'x\u0007y' }, { garbage: true }, 42];
+    const st = state() as unknown as { quoteTokens: unknown[] };
+    st.quoteTokens = [{ ...(st.quoteTokens[0] as object), token: 'x\u0007y' }, { garbage: true }, 42];
     writeFileSync(join(f.dir, 'state.json'), JSON.stringify(st));
     const again = await f.run(['quote-token']);
     expect(again.code).toBe(0);
