@@ -279,10 +279,10 @@ export class AuthEngine {
     const slot = this.slot(state, environment, creds);
     this.throwIfHeld(state, slot, creds);
     // (Identities are compared under the key of the state as it is now: a first mint creates the file and its key.)
-    const mine = () => identity(this.state(), creds);
+    const mine = (t: CachedToken) => t.fp === slot.fp || t.fp === identity(this.state(), creds);
     let r = await this.getToken(environment, o);
-    if (r.token.fp !== mine()) r = await this.getToken(environment, { ...o, replacing: r.token.accessToken });
-    if (r.token.fp !== mine()) throw new TastyError(`the credentials changed while tasty read them (${creds.where}); try again`, ExitCode.internal, { cause: 'credentials_changed' });
+    if (!mine(r.token)) r = await this.getToken(environment, { ...o, replacing: r.token.accessToken });
+    if (!mine(r.token)) throw new TastyError(`the credentials changed while tasty read them (${creds.where}); try again`, ExitCode.internal, { cause: 'credentials_changed' });
     return { token: r.token, credentials: creds };
   }
 
