@@ -88,6 +88,14 @@ describe(`tasty exec (${store})`, () => {
     expect(r.stderr).toBe('to stderr\n');
   });
 
+  it('the arguments reach the program exactly as given: no shell, tasty’s own options after -- are the program’s', async () => {
+    await login();
+    const args = ['--json', '--verbose', '--', '$HOME', 'a b', '*', "it's", ''];
+    const r = await exec(['--', node, '-e', 'process.stdout.write(JSON.stringify(process.argv.slice(1)))', '--', ...args]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(args);
+  });
+
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     it(`${sig} to tasty reaches the child, and tasty exits with the child's code`, async () => {
       await login();

@@ -68,5 +68,6 @@ function notStarted(command: string, e: unknown): UsageError {
   const shown = JSON.stringify(command.slice(0, 80));
   if (code === 'ENOENT') return new UsageError(`command not found: ${shown}`, 'check the name and PATH; the command comes after --, e.g. tasty exec -- node script.js', 'command_not_found');
   if (code === 'EACCES') return new UsageError(`permission denied: ${shown} is not executable`, 'check the file and its mode (chmod +x)', 'command_not_executable');
+  if (code === 'EINVAL' && process.platform === 'win32') return new UsageError(`cannot start ${shown} directly (a .cmd or .bat script?)`, 'run it through the shell: tasty exec -- cmd /c <script> [args…]', 'command_not_started');
   return new UsageError(`cannot start ${shown} (${code ?? (e as Error)?.message ?? 'error'})`, 'check the command', 'command_not_started');
 }
