@@ -87,6 +87,22 @@ describe('tasty quote-token', () => {
     expect(f.emu.requests.filter((x) => x.path === '/api-quote-tokens').map((x) => x.status)).toEqual([401, 200]);
   });
 
+  it('a grant found revoked: its cached quote token is no longer handed out (exit 4, as for the access token)', async () => {
+    const q = await f.run(['quote-token']);
+    expect(q.code).toBe(0);
+    f.emu.revokeGrant();
+    f.emu.revokeAccessTokens();
+    const st = JSON.parse(readFileSync(join(f.dir, 'state.json'), 'utf8')) as { tokens: Array<{ expiresAt: string }> };
+    for (const t of st.tokens) t.expiresAt = new Date(Date.now() - 1000).toISOString();
+    writeFileSync(join(f.dir, 'state.json'), JSON.stringify(st));
+    expect((await f.run(['token'])).code).toBe(4); // the mint is refused: the rejection is held
+    const r = await f.run(['quote-token']);
+    expect(r.code).toBe(4);
+    expect(r.stdout).toBe('');
+    expect(state().quoteTokens).toEqual([]);
+    expect(f.emu.tokenRequestsFor(f.emu.refreshToken)).toEqual({ sent: 2, refused: 1 });
+  });
+
   it('no market-data access → exit 6 with the cause and the cure; nothing cached', async () => {
     f.emu.noMarketData = true;
     const r = await f.run(['quote-token']);

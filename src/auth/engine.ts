@@ -296,7 +296,8 @@ export class AuthEngine {
       !!q && remainingMs({ expiresAt: q.expiresAt, mintedAt: q.issuedAt }, this.d.now()) > Math.min(QUOTE_REUSE_MARGIN_MS, (Date.parse(q.expiresAt) - Date.parse(q.issuedAt)) / 4);
     const state = this.state();
     const hotFp = this.hotIdentity(state, environment, this.cheapCredentials(environment));
-    const hot = hotFp ? findQuoteToken(state, { env: environment, api, fp: hotFp }) : undefined;
+    const hotSlot = hotFp ? { env: environment, api, fp: hotFp } : undefined;
+    const hot = hotSlot && !findRejection(state, hotSlot) ? findQuoteToken(state, hotSlot) : undefined;
     if (usable(hot)) {
       this.d.secret?.(hot.token);
       return { quote: hot, fetched: false };
@@ -407,7 +408,9 @@ export class AuthEngine {
       this.lastMintFailure = { at: this.d.now(), error: e, fp: slot.fp };
       if (e instanceof CredentialsRejectedError) {
         this.holdRejection(state, slot, e, creds);
-        dropTokens(state, (t) => t.env === slot.env && t.api === slot.api && t.fp === slot.fp);
+        const theirs = (t: Slot) => t.env === slot.env && t.api === slot.api && t.fp === slot.fp;
+        dropTokens(state, theirs);
+        dropQuoteTokens(state, theirs); // the grant was revoked: nothing obtained with it is handed out any more
         this.save(state);
       }
       throw e;
