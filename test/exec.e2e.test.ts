@@ -186,9 +186,13 @@ describe('--min-ttl', () => {
     expect(early.code).toBe(0);
     expect(early.stdout).not.toBe(a);
     expect(f.emu.mints).toBe(2);
+    // Exactly the life tastytrade gives: allowed (a fresh token each time).
+    const whole = await f.run(['token', '--min-ttl', '900'], { env: noVars });
+    expect(whole.code).toBe(0);
+    expect(f.emu.mints).toBe(3);
     const viaExec = await exec(['--min-ttl', '600', '--', node, peer('print-env.mjs')]);
-    expect(JSON.parse(viaExec.stdout).TASTY_ACCESS_TOKEN).toBe(early.stdout.trim());
-    expect(f.emu.mints).toBe(2);
+    expect(JSON.parse(viaExec.stdout).TASTY_ACCESS_TOKEN).toBe(whole.stdout.trim());
+    expect(f.emu.mints).toBe(3);
   });
 
   it('more than the lifetime tastytrade issues (known from the last mint) → exit 2 without a request', async () => {

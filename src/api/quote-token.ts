@@ -3,7 +3,6 @@
 // longer than 24 h by the local clock. Never /quote-streamer-tokens (reserved for tastytrade's own apps).
 import { DXLINK_URL_RE as URL_RE, QUOTE_TOKEN_RE as TOKEN_RE } from '../auth/state.ts';
 import { ApiError } from '../errors.ts';
-import { oneLine } from '../output.ts';
 
 export const QUOTE_TOKEN_PATH = '/api-quote-tokens';
 /** "API quote tokens expire after 24 hours". */
@@ -51,10 +50,9 @@ function lifetime(issued: unknown, expires: unknown, now: number): number {
 }
 
 /** The cause and cure of `quote_streamer.customer_not_found_error` (exit 6). */
-export function noMarketDataError(environment: string, status: number, message: string | undefined): ApiError {
-  const said = message ? `: "${oneLine(message).slice(0, 200)}"` : '';
+export function noMarketDataError(environment: string, status: number): ApiError {
   return new ApiError(
-    `tastytrade has no market-data access on record for this ${environment} login (${NO_MARKET_DATA_CODE})${said}`,
+    `tastytrade has no market-data access on record for this ${environment} login (${NO_MARKET_DATA_CODE})`,
     status,
     NO_MARKET_DATA_CODE,
     'quote tokens are issued only to customers with market-data access: open an account (or finish its application) and accept the market-data agreements in the tastytrade app or at my.tastytrade.com, then run `tasty quote-token` again; api.support@tastytrade.com can tell what is missing',

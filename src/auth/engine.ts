@@ -15,8 +15,8 @@ import {
   clearRejection,
   dropQuoteTokens,
   dropTokens,
-  findQuoteToken,
   findBinding,
+  findQuoteToken,
   findRejection,
   findToken,
   identity,
@@ -258,7 +258,8 @@ export class AuthEngine {
   async session(environment: Environment, o: { minTtlS?: number; credentials?: boolean } = {}): Promise<{ token: CachedToken; credentials?: Credentials }> {
     const minValidityMs = o.minTtlS === undefined ? undefined : this.minValidity(environment, o.minTtlS);
     const r = o.credentials ? await this.tokenWithCredentials(environment, { minValidityMs }) : await this.getToken(environment, { minValidityMs });
-    if (o.minTtlS !== undefined && remainingMs(r.token, this.d.now()) < o.minTtlS * 1000) {
+    // (A second of slack: a token minted just now for --min-ttl equal to its whole life has spent a few ms of it.)
+    if (o.minTtlS !== undefined && remainingMs(r.token, this.d.now()) + 1000 < o.minTtlS * 1000) {
       throw new UsageError(
         `--min-ttl ${o.minTtlS} cannot be met: tastytrade now gives access tokens ${Math.round(lifetimeMs(r.token) / 1000)} s of life`,
         `ask for at most ${Math.floor(lifetimeMs(r.token) / 1000)} seconds`,
@@ -319,7 +320,7 @@ export class AuthEngine {
         try {
           return await client.call('GET', QUOTE_TOKEN_PATH, accessToken);
         } catch (e) {
-          if (e instanceof ApiError && e.code === NO_MARKET_DATA_CODE) throw noMarketDataError(environment, e.status, undefined);
+          if (e instanceof ApiError && e.code === NO_MARKET_DATA_CODE) throw noMarketDataError(environment, e.status);
           throw e;
         }
       };
