@@ -137,6 +137,8 @@ const rows: Row[] = [
   { id: '6', name: 'the same job with `@tastytrade/api` (official SDK)', run: () => once([node, sdkSrc], { ...floorEnv, ACCOUNT, URL: emu.url }), samples: [] },
   { id: '7a', name: '`tasty balances --json`, 10 accounts (concurrent)', run: () => once([node, bin, 'balances', '--json']), samples: [] },
   { id: '7b', name: '10 sequential `tasty balances --account …`', run: sequential10, samples: [] },
+  { id: '8a', name: '`tasty token`, token cached', run: () => once([node, bin, 'token']), samples: [] },
+  { id: '8b', name: '`tasty exec -- true`, token cached', run: () => once([node, bin, 'exec', '--', 'true']), samples: [] },
 ];
 
 const t0 = performance.now();
@@ -170,6 +172,7 @@ const budgets: Array<[string, string, boolean]> = [
   ['peak RSS row 4 / row 2', `${f2(g('4').rss / g('2').rss)} (≤ 1.3)`, g('4').rss / g('2').rss <= 1.3],
   ['row 4 / row 2b (distance to the physical limit)', f2(g('4').med / g('2b').med), true],
   ['row 7b / row 7a (10 processes vs one concurrent run)', f2(g('7b').med / g('7a').med), true],
+  ['row 8b − row 8a (exec overhead: the child `true` included)', `${f1(g('8b').med - g('8a').med)} ms (≤ 15)`, g('8b').med - g('8a').med <= 15],
 ];
 
 const lines = [
@@ -188,6 +191,7 @@ const lines = [
   '|---|---|---|',
   ...budgets.map(([name, value, ok]) => `| ${name} | ${value} | ${ok ? 'yes' : 'no'} |`),
   '',
+  ...(smoke ? [`Smoke run (${ROUNDS} rounds, machine shared): budgets are not asserted; run \`npm run bench\` for figures.`, ''] : []),
 ];
 const md = lines.join('\n');
 process.stdout.write(md);

@@ -41,6 +41,9 @@ try {
     [['accounts', '--all'], undefined, undefined, 0],
     [['balances'], undefined, undefined, 0],
     [['balances', '--account', '5WX01234', '--json'], undefined, undefined, 0],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, run by sh
+    [['exec', '--token-only', '--', 'sh', '-c', 'echo "the child sees TASTY_ENV=$TASTY_ENV, a token until $TASTY_ACCESS_TOKEN_EXPIRES_AT (epoch s), secrets: ${TT_SECRET:-none}"'], undefined, `tasty exec --token-only -- sh -c 'echo "… TASTY_ENV=$TASTY_ENV … \${TT_SECRET:-none}"'`, 0],
+    [['quote-token', '--json'], undefined, undefined, 0],
   ];
   for (const [args, input, shown, want] of steps) if ((await tasty(args, input, shown)) !== want) failed = true;
   console.log('\n\u001b[2m# tastytrade revokes the grant (deleted in the web UI, or the client secret regenerated)…\u001b[0m');

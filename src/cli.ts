@@ -46,7 +46,7 @@ async function build(io: Io, state: { ctx?: Context; code: number }): Promise<Co
       for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
       const ctx = new Context(io, globals, names.join(' '));
       state.ctx = ctx;
-      const args = cmd.args.slice(0, cmd.registeredArguments.length);
+      const args = cmd.registeredArguments.some((r) => r.variadic) ? cmd.args : cmd.args.slice(0, cmd.registeredArguments.length);
       const { default: action } = await loader();
       const code = await action(ctx, opts, args);
       state.code = code ?? 0;
@@ -56,7 +56,22 @@ async function build(io: Io, state: { ctx?: Context; code: number }): Promise<Co
   program
     .command('token')
     .description('print a valid access token (minted only when the cached one has 60 s or less left)')
+    .option('--min-ttl <seconds>', 'the token lives at least this long (minted early if needed)')
     .action(lazy(() => import('./commands/token.ts')));
+
+  program
+    .command('exec')
+    .description("run a command with the environment's access token (and secrets, unless --token-only) in its environment")
+    .usage('[--token-only] [--min-ttl <seconds>] -- <command> [args...]')
+    .argument('[command...]', 'the command and its arguments, after --')
+    .option('--token-only', 'pass only the access token (15 minutes of life), not the refresh token and client secret')
+    .option('--min-ttl <seconds>', 'the token lives at least this long (minted early if needed)')
+    .action(lazy(() => import('./commands/exec.ts')));
+
+  program
+    .command('quote-token')
+    .description('print a DXLink quote token for streaming market data (cached until shortly before it expires)')
+    .action(lazy(() => import('./commands/quote-token.ts')));
 
   program
     .command('login')

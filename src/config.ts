@@ -252,6 +252,16 @@ export function resolveBaseUrl(environment: Environment, env: Env): { baseUrl: s
 
 export const DEFAULT_TIMEOUT_S = 15;
 
+/** `--min-ttl <seconds>`: a whole number of seconds, 0 to 86400. */
+export function parseSeconds(value: string, from: string): number {
+  const t = value.trim();
+  const n = /^\d{1,6}$/.test(t) ? Number(t) : Number.NaN;
+  if (!Number.isInteger(n) || n > 86_400) {
+    throw new UsageError(`${from} must be a whole number of seconds, not ${JSON.stringify(value.slice(0, 40))}`, `e.g. ${from} 300`);
+  }
+  return n;
+}
+
 export function parseTimeout(value: string, from: string): number {
   const t = value.trim();
   const n = /^\d+(\.\d+)?$/.test(t) ? Number(t) : Number.NaN;

@@ -4,6 +4,7 @@ import { ExitCode, TastyError } from './errors.ts';
 
 export const ERROR_CODES = {
   internal: [ExitCode.internal, 'a bug in tasty'],
+  credentials_changed: [ExitCode.internal, 'the stored credentials changed while tasty read them (another login at the same moment): try again'],
   usage: [ExitCode.usage, 'bad option, argument, environment variable or input; or input needed without a terminal'],
   credentials_file_damaged: [ExitCode.usage, 'the plaintext credentials file is not what tasty writes'],
   credentials_file_foreign: [ExitCode.usage, 'the plaintext credentials file (or its directory) belongs to another user'],

@@ -85,9 +85,14 @@ export function runTasty(args: string[], o: RunOptions = {}): Promise<RunResult>
 /** Leak scan of every output of a fixture's runs: secrets never appear, access tokens only on `tasty token`'s stdout. */
 export const scan = { outputs: 0, hits: 0 };
 
-export function leaks(r: RunResult, args: string[], secrets: string[], accessTokens: string[]): string[] {
+export function leaks(r: RunResult, args: string[], secrets: string[], accessTokens: string[], quoteTokens: string[] = []): string[] {
   const found: string[] = [];
   const tokenStdoutAllowed = args.includes('token');
+  // The quote token is a credential too: only `tasty quote-token`'s stdout may carry it.
+  for (const [name, text] of [['stdout', r.stdout], ['stderr', r.stderr]] as const) {
+    if (name === 'stdout' && args.includes('quote-token')) continue;
+    for (const q of quoteTokens) if (text.includes(q)) found.push(`a quote token in ${name}`);
+  }
   for (const [name, text] of [['stdout', r.stdout], ['stderr', r.stderr]] as const) {
     scan.outputs++;
     secrets.forEach((s, i) => {
@@ -164,7 +169,7 @@ export async function fixture(o: EmulatorOptions = {}, withCreds = true): Promis
     env,
     run: async (args, ro = {}) => {
       const r = await runTasty(args, { ...ro, env: { ...env, ...ro.env } });
-      const found = leaks(r, args, [emu.clientSecret, emu.refreshToken], emu.issuedTokens());
+      const found = leaks(r, args, [emu.clientSecret, emu.refreshToken], emu.issuedTokens(), emu.quoteTokens);
       if (found.length) throw new Error(`tasty ${args.join(' ')} leaked: ${found.join(', ')}`);
       return r;
     },

@@ -4,6 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { STATE_VERSION } from '../src/auth/state.ts';
 import type { Fault, FaultTarget } from './emulator/emulator.ts';
 import { baseEnv, BIN, KEYRING_SESSION, useFixture } from './helpers.ts';
 
@@ -15,7 +16,7 @@ function stateParses(dir: string): boolean {
   const p = join(dir, 'state.json');
   if (!existsSync(p)) return true;
   try {
-    return JSON.parse(readFileSync(p, 'utf8')).version === 2;
+    return JSON.parse(readFileSync(p, 'utf8')).version === STATE_VERSION;
   } catch {
     return false;
   }

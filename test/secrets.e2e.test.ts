@@ -1,7 +1,7 @@
 // Secrets never leak: every command (with and without --verbose, succeeding and failing) is run against the emulator,
 // then every captured output, every file in the config dir and the processes' temp dir are scanned for the refresh
-// token, the client secret and every access token the emulator issued. Allowed: `tasty token`'s stdout, and the
-// access-token cache (state.json) — the one file whose job is to hold them.
+// token, the client secret, every access token and every quote token the emulator issued. Allowed: `tasty token`'s and
+// `tasty quote-token`'s stdout, and the token cache (state.json) — the one file whose job is to hold them.
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,6 +43,11 @@ describe('secrets', () => {
       [['status', '--json', '--verbose'], noEnv],
       [['token'], noEnv],
       [['token', '--json', '--verbose'], noEnv],
+      [['quote-token', '--verbose'], noEnv],
+      [['quote-token', '--json', '--verbose'], noEnv],
+      [['exec', '--token-only', '--verbose', '--', 'true'], noEnv],
+      [['exec', '--verbose', '--', 'true'], noEnv],
+      [['exec', '--verbose', '--', 'tasty-no-such-command-xyz'], noEnv],
       [['env', '--verbose'], env],
       [['accounts', '--all', '--verbose'], env],
       [['accounts', '--json'], env],
@@ -58,12 +63,17 @@ describe('secrets', () => {
       [['login', '--stdin', '--verbose'], { ...noEnv, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent' }, input],
     ];
     for (const [args, e, stdin] of battery) outputs.push({ args, r: await f.run(args, { env: e, input: stdin }) });
+    // No market-data access, with a fresh cache (so the quote token is requested, and refused).
+    f.emu.noMarketData = true;
+    outputs.push({ args: ['quote-token', '--verbose'], r: await f.run(['quote-token', '--verbose'], { env: { ...env, TASTY_CONFIG_DIR: join(tmp, 'config2') } }) });
+    f.emu.noMarketData = false;
     // Server-side revocation, a re-mint, then a revoked grant with its held rejection.
     f.emu.revokeAccessTokens();
     outputs.push({ args: ['balances', '--verbose'], r: await f.run(['balances', '--verbose'], { env }) });
     f.emu.revokeGrant();
     f.emu.revokeAccessTokens();
-    for (const args of [['balances', '--verbose'], ['token', '--verbose'], ['doctor', '--force', '--verbose'], ['status', '--verbose']]) outputs.push({ args, r: await f.run(args, { env }) });
+    for (const args of [['balances', '--verbose'], ['token', '--verbose'], ['quote-token', '--verbose'], ['exec', '--verbose', '--', 'true'], ['doctor', '--force', '--verbose'], ['status', '--verbose']]) outputs.push({ args, r: await f.run(args, { env }) });
+
     f.emu.inject('api', { kind: 'html-401' }, Number.POSITIVE_INFINITY);
     outputs.push({ args: ['api', '/customers/me', '--verbose'], r: await f.run(['api', '/customers/me', '--verbose'], { env }) });
     outputs.push({ args: ['logout', '--all', '--verbose'], r: await f.run(['logout', '--all', '--verbose'], { env }) });
@@ -72,7 +82,9 @@ describe('secrets', () => {
     expect(accessTokens.length).toBeGreaterThan(2);
     // Outputs (fixture.run already threw on a leak; count them here for the figure).
     let hits = 0;
-    for (const { args, r } of outputs) hits += leaks(r, args, [f.emu.clientSecret, f.emu.refreshToken], accessTokens).length;
+    const quoteTokens = f.emu.quoteTokens;
+    expect(quoteTokens.length).toBeGreaterThan(0);
+    for (const { args, r } of outputs) hits += leaks(r, args, [f.emu.clientSecret, f.emu.refreshToken], accessTokens, quoteTokens).length;
     // The token command's stdout is the one place an access token is meant to appear.
     expect(outputs.find((o) => o.args[0] === 'token' && o.r.code === 0)?.r.stdout).toMatch(/^at_/);
     // Files: the config dir (credentials.json is gone after logout; state.json may hold only access tokens) and temp files.
@@ -81,10 +93,10 @@ describe('secrets', () => {
     for (const p of files) {
       const text = readFileSync(p, 'utf8');
       for (const s of [f.emu.clientSecret, f.emu.refreshToken]) if (text.includes(s)) fileHits++;
-      if (!p.endsWith('state.json')) for (const t of accessTokens) if (text.includes(t)) fileHits++;
+      if (!p.endsWith('state.json')) for (const t of [...accessTokens, ...quoteTokens]) if (text.includes(t)) fileHits++;
     }
     expect(hits).toBe(0);
     expect(fileHits).toBe(0);
-    console.log(`[reliability] secrets: ${outputs.length} commands (${outputs.filter((o) => o.args.includes('--verbose')).length} with --verbose), ${outputs.length * 2} outputs and ${files.length} files scanned for ${2 + accessTokens.length} secrets: ${hits + fileHits} hits; this worker's fixture runs: ${scan.outputs} outputs, ${scan.hits} hits`);
+    console.log(`[reliability] secrets: ${outputs.length} commands (${outputs.filter((o) => o.args.includes('--verbose')).length} with --verbose), ${outputs.length * 2} outputs and ${files.length} files scanned for ${2 + accessTokens.length + quoteTokens.length} secrets: ${hits + fileHits} hits; this worker's fixture runs: ${scan.outputs} outputs, ${scan.hits} hits`);
   }, 120_000);
 });

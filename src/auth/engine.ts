@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import type { ApiClient, ApiResponse, TokenResponse } from '../api/client.ts';
 import type { Env, Environment } from '../config.ts';
-import { CredentialsRejectedError, NotLoggedInError, StateDirError, stateDirError, type TastyError, WrongEnvironmentError } from '../errors.ts';
+import { ApiError, CredentialsRejectedError, ExitCode, NotLoggedInError, StateDirError, stateDirError, TastyError, UsageError, WrongEnvironmentError } from '../errors.ts';
 import { MIN_MINT_INTERVAL_MS } from '../api/token-rules.ts';
 import { cleanServerText } from '../output.ts';
 import { type Credentials, fromEnv, fromFile, writeToFile } from './credentials.ts';
@@ -13,16 +13,21 @@ import { decodeRefreshToken } from './jwt.ts';
 import type { SecretStore } from './keychain.ts';
 import { acquireLock } from './lock.ts';
 import {
+  type CachedQuoteToken,
   type CachedToken,
   clearRejection,
+  dropQuoteTokens,
   dropTokens,
   findBinding,
+  findQuoteToken,
   findRejection,
   findToken,
   grantElsewhere,
   identity,
+  lifetimeMs,
   putBinding,
   putGrant,
+  putQuoteToken,
   putRejection,
   putToken,
   readState,
@@ -72,6 +77,12 @@ export interface TokenResult {
 
 export const LOCK_FILE = 'state.lock';
 
+/** The life tastytrade gives an access token (expires_in), assumed until a mint says otherwise. */
+export const DEFAULT_TOKEN_LIFETIME_MS = 900_000;
+
+/** A cached quote token is reused while it has more than this left (a streamer starting on it keeps an hour). */
+export const QUOTE_REUSE_MARGIN_MS = 3600_000;
+
 /** The refresh token's grant id (its `grant_id` claim), if it decodes. */
 export function grantIdOf(refreshToken: string): string | undefined {
   const d = decodeRefreshToken(refreshToken);
@@ -90,6 +101,11 @@ export class AuthEngine {
   constructor(deps: AuthDeps) {
     this.d = deps;
     this.io = deps.stateIo ?? fileStateIo;
+  }
+
+  /** No human notes (exec: once the child runs, its output is all there is). */
+  silenceNotices(): void {
+    this.noticed = true;
   }
 
   /** After a failed mint, do not try again for this long (long-running commands: at most one per minute). */
@@ -222,6 +238,130 @@ export class AuthEngine {
     }, slot.fp);
   }
 
+  /**
+   * `--min-ttl`: the life (ms) a token must have left, or undefined for the usual reuse margin. More than tastytrade
+   * issues (the lifetime of the last mint of these credentials, else 900 s) is a usage error, before any request.
+   */
+  minValidity(environment: Environment, seconds: number): number | undefined {
+    const cur = this.currentToken(environment);
+    const known = cur ? lifetimeMs(cur) : 0;
+    const life = known > 0 ? known : DEFAULT_TOKEN_LIFETIME_MS;
+    if (seconds * 1000 > life) {
+      throw new UsageError(
+        `--min-ttl ${seconds} is longer than the ${Math.round(life / 1000)} s tastytrade gives an access token${known > 0 ? ' (its last one)' : ''}`,
+        `ask for at most ${Math.round(life / 1000)} seconds; a longer-running program needs its own refresh (tasty exec passes the refresh token unless --token-only)`,
+      );
+    }
+    const margin = known > 0 && cur ? reuseMarginMs(cur) : 60_000;
+    return seconds * 1000 > margin ? seconds * 1000 : undefined;
+  }
+
+  /**
+   * A token with at least `minTtlS` seconds left (and, with `credentials`, the credentials it belongs to). If tastytrade
+   * now issues shorter tokens than asked for, that is said (exit 2) rather than a token handed out that dies early.
+   */
+  async session(environment: Environment, o: { minTtlS?: number; credentials?: boolean } = {}): Promise<{ token: CachedToken; credentials?: Credentials }> {
+    const minValidityMs = o.minTtlS === undefined ? undefined : this.minValidity(environment, o.minTtlS);
+    const r = o.credentials ? await this.tokenWithCredentials(environment, { minValidityMs }) : await this.getToken(environment, { minValidityMs });
+    // (A second of slack: a token minted just now for --min-ttl equal to its whole life has spent a few ms of it.)
+    if (o.minTtlS !== undefined && remainingMs(r.token, this.d.now()) + 1000 < o.minTtlS * 1000) {
+      throw new UsageError(
+        `--min-ttl ${o.minTtlS} cannot be met: tastytrade now gives access tokens ${Math.round(lifetimeMs(r.token) / 1000)} s of life`,
+        `ask for at most ${Math.floor(lifetimeMs(r.token) / 1000)} seconds`,
+      );
+    }
+    return r;
+  }
+
+  /**
+   * A valid token AND the credentials it was minted from (exec hands both to a child). The credentials are read first
+   * (keychain included) and the token must belong to exactly them: a keychain changed behind tasty's back (a stale
+   * binding) gets its own token, never the old credentials' one. A held rejection fails before anything else.
+   */
+  async tokenWithCredentials(environment: Environment, o: { minValidityMs?: number } = {}): Promise<{ token: CachedToken; credentials: Credentials }> {
+    const creds = await this.credentials(environment);
+    if (!creds) throw new NotLoggedInError(environment);
+    const state = this.state();
+    const slot = this.slot(state, environment, creds);
+    this.throwIfHeld(state, slot, creds);
+    // (Identities are compared under the key of the state as it is now: a first mint creates the file and its key.)
+    const mine = (t: CachedToken) => t.fp === slot.fp || t.fp === identity(this.state(), creds);
+    let r = await this.getToken(environment, o);
+    if (!mine(r.token)) r = await this.getToken(environment, { ...o, replacing: r.token.accessToken });
+    if (!mine(r.token)) throw new TastyError(`the credentials changed while tasty read them (${creds.where}); try again`, ExitCode.internal, { cause: 'credentials_changed' });
+    return { token: r.token, credentials: creds };
+  }
+
+  /**
+   * The DXLink quote token of the current credentials at this environment's API: cached in the state file (hot path:
+   * one file read), else fetched once under the state lock, so any number of concurrent processes cause one request.
+   */
+  async getQuoteToken(environment: Environment): Promise<{ quote: CachedQuoteToken; fetched: boolean }> {
+    const api = this.d.api(environment);
+    const usable = (q: CachedQuoteToken | undefined): q is CachedQuoteToken =>
+      !!q && remainingMs({ expiresAt: q.expiresAt, mintedAt: q.issuedAt }, this.d.now()) > Math.min(QUOTE_REUSE_MARGIN_MS, (Date.parse(q.expiresAt) - Date.parse(q.issuedAt)) / 4);
+    const state = this.state();
+    const hotFp = this.hotIdentity(state, environment, this.cheapCredentials(environment));
+    const hotSlot = hotFp ? { env: environment, api, fp: hotFp } : undefined;
+    const hot = hotSlot && !findRejection(state, hotSlot) ? findQuoteToken(state, hotSlot) : undefined;
+    if (usable(hot)) {
+      this.d.secret?.(hot.token);
+      return { quote: hot, fetched: false };
+    }
+    // An access token first (its own single flight), then the quote token under the lock.
+    const first = await this.getToken(environment);
+    const fp = first.token.fp;
+    return this.withStateLock(async (st) => {
+      let slot = { env: environment, api, fp };
+      const fresh = findQuoteToken(st, slot);
+      if (usable(fresh)) {
+        this.d.secret?.(fresh.token);
+        return { quote: fresh, fetched: false };
+      }
+      const client = await this.d.client(environment);
+      const { parseQuoteToken, QUOTE_TOKEN_PATH, NO_MARKET_DATA_CODE, noMarketDataError } = await import('../api/quote-token.ts');
+      const { UnauthorizedError } = await import('../api/client.ts');
+      const fetchWith = async (accessToken: string) => {
+        try {
+          return await client.call('GET', QUOTE_TOKEN_PATH, accessToken);
+        } catch (e) {
+          if (e instanceof ApiError && e.code === NO_MARKET_DATA_CODE) throw noMarketDataError(environment, e.status);
+          throw e;
+        }
+      };
+      let res: import('../api/client.ts').ApiResponse;
+      try {
+        res = await fetchWith(first.token.accessToken);
+      } catch (e) {
+        if (!(e instanceof UnauthorizedError) || e.cause_ === 'html_401') throw e;
+        // The access token was revoked server-side: drop it, mint once (we hold the lock), retry once.
+        this.d.debug?.('401 with the cached token: minting a new one and retrying once');
+        const creds = await this.credentials(environment);
+        if (!creds) throw new NotLoggedInError(environment);
+        const s = this.slot(st, environment, creds);
+        this.throwIfHeld(st, s, creds);
+        dropTokens(st, (t) => t.accessToken === first.token.accessToken);
+        const token = await this.mintLocked(environment, creds, st, s);
+        slot = s;
+        res = await fetchWith(token.accessToken);
+      }
+      const now = this.d.now();
+      const q = parseQuoteToken(res.json, now);
+      this.d.secret?.(q.token);
+      const quote: CachedQuoteToken = {
+        ...slot,
+        token: q.token,
+        dxlinkUrl: q.dxlinkUrl,
+        level: q.level,
+        issuedAt: new Date(now).toISOString(),
+        expiresAt: new Date(now + q.lifetimeMs).toISOString(),
+      };
+      putQuoteToken(st, quote);
+      this.save(st);
+      return { quote, fetched: true };
+    }, fp, this.holdMs() * 2);
+  }
+
   /** One live mint whatever the cache holds (doctor). `force` sends even while a rejection is held. */
   async mintFresh(environment: Environment, creds: Credentials, force = false): Promise<CachedToken> {
     const state = this.state();
@@ -282,7 +422,9 @@ export class AuthEngine {
       this.lastMintFailure = { at: this.d.now(), error: e, fp: slot.fp };
       if (e instanceof CredentialsRejectedError) {
         this.holdRejection(state, slot, e, creds);
-        dropTokens(state, (t) => t.env === slot.env && t.api === slot.api && t.fp === slot.fp);
+        const theirs = (t: Slot) => t.env === slot.env && t.api === slot.api && t.fp === slot.fp;
+        dropTokens(state, theirs);
+        dropQuoteTokens(state, theirs); // the grant was revoked: nothing obtained with it is handed out any more
         this.save(state);
       }
       throw e;
@@ -370,8 +512,8 @@ export class AuthEngine {
    * Run under the state lock with a fresh read of the state: every mint and every read-modify-write of it.
    * `fp` names the credentials this holder will send, so a waiter never sends credentials whose outcome is pending.
    */
-  async withStateLock<T>(fn: (state: State) => Promise<T> | T, fp?: string): Promise<T> {
-    const release = await acquireLock(join(this.d.dir, LOCK_FILE), { holdMs: this.holdMs(), fp, now: this.d.now });
+  async withStateLock<T>(fn: (state: State) => Promise<T> | T, fp?: string, holdMs = this.holdMs()): Promise<T> {
+    const release = await acquireLock(join(this.d.dir, LOCK_FILE), { holdMs, fp, now: this.d.now });
     try {
       return await fn(this.state());
     } finally {
@@ -445,13 +587,14 @@ export class AuthEngine {
    * Forget what the given credentials own in an environment (logout): their tokens and rejections at every API,
    * and the keychain binding. Other credentials' entries are untouched. Returns what was removed.
    */
-  forget(state: State, environment: Environment, fps: readonly string[], dropBindingToo: boolean): { tokens: number; rejections: number } {
+  forget(state: State, environment: Environment, fps: readonly string[], dropBindingToo: boolean): { tokens: number; rejections: number; quoteTokens: number } {
     const mine = (x: { env: Environment; fp: string }) => x.env === environment && fps.includes(x.fp);
     const tokens = dropTokens(state, mine);
+    const quoteTokens = dropQuoteTokens(state, mine);
     const before = state.rejections.length;
     state.rejections = state.rejections.filter((r) => !mine(r));
     if (dropBindingToo) state.keychain = state.keychain.filter((b) => !(b.env === environment && b.service === this.service()));
-    return { tokens, rejections: before - state.rejections.length };
+    return { tokens, rejections: before - state.rejections.length, quoteTokens };
   }
 
   /** The identity of the credentials the keychain service was last seen holding for an environment. */

@@ -37,6 +37,20 @@ export interface HeldRejection extends Slot {
   legacyFp?: string;
 }
 
+/**
+ * A DXLink quote token (GET /api-quote-tokens) of these credentials at this API. A credential: it lives here like the
+ * access tokens, under the same lock, and is dropped by logout with them.
+ */
+export interface CachedQuoteToken extends Slot {
+  token: string;
+  dxlinkUrl: string;
+  level: string;
+  /** Time of receipt, by the local clock. */
+  issuedAt: string;
+  /** Absolute expiry by the local clock (the server's expires-at, else 24 h after receipt). */
+  expiresAt: string;
+}
+
 /** The identity of the credentials a keychain service holds for an environment, written at login and on each keychain read. */
 export interface KeychainBinding {
   env: Environment;
@@ -61,6 +75,7 @@ export interface State {
   rejections: HeldRejection[];
   keychain: KeychainBinding[];
   grants: GrantRecord[];
+  quoteTokens: CachedQuoteToken[];
 }
 
 /** Bounds: the file never grows without limit (oldest entries go first; expired tokens always). */
@@ -68,9 +83,10 @@ export const MAX_TOKENS = 32;
 export const MAX_REJECTIONS = 64;
 export const MAX_BINDINGS = 32;
 export const MAX_GRANTS = 64;
+export const MAX_QUOTE_TOKENS = 16;
 
 export function emptyState(): State {
-  return { version: STATE_VERSION, key: randomBytes(32).toString('base64url'), tokens: [], rejections: [], keychain: [], grants: [] };
+  return { version: STATE_VERSION, key: randomBytes(32).toString('base64url'), tokens: [], rejections: [], keychain: [], grants: [], quoteTokens: [] };
 }
 
 export function statePath(dir: string): string {
@@ -114,6 +130,20 @@ export function dropTokens(state: State, match: (t: CachedToken) => boolean): nu
   const before = state.tokens.length;
   state.tokens = state.tokens.filter((t) => !match(t));
   return before - state.tokens.length;
+}
+
+export function findQuoteToken(state: State, slot: Slot): CachedQuoteToken | undefined {
+  return state.quoteTokens.find((t) => sameSlot(t, slot));
+}
+
+export function putQuoteToken(state: State, t: CachedQuoteToken): void {
+  state.quoteTokens = [t, ...state.quoteTokens.filter((x) => !sameSlot(x, t))];
+}
+
+export function dropQuoteTokens(state: State, match: (t: CachedQuoteToken) => boolean): number {
+  const before = state.quoteTokens.length;
+  state.quoteTokens = state.quoteTokens.filter((t) => !match(t));
+  return before - state.quoteTokens.length;
 }
 
 export function putRejection(state: State, r: HeldRejection): void {
@@ -172,6 +202,21 @@ function parseToken(v: unknown): CachedToken | undefined {
   const source = o.source === 'env' || o.source === 'keychain' || o.source === 'file' ? o.source : undefined;
   if (!source) return undefined;
   return { ...slot, accessToken: o.accessToken, tokenType: isStr(o.tokenType) ? o.tokenType : 'Bearer', expiresAt: o.expiresAt, mintedAt: o.mintedAt, source };
+}
+
+/** A quote token as the server may hand it back: bounded, printable, no whitespace. */
+export const QUOTE_TOKEN_RE = /^[\x21-\x7e]{8,4096}$/;
+/** The DXLink URL: a ws(s) URL, printable, bounded. */
+export const DXLINK_URL_RE = /^wss?:\/\/[\x21-\x7e]{1,290}$/;
+
+function parseQuoteToken(v: unknown): CachedQuoteToken | undefined {
+  const o = obj(v);
+  const slot = o && parseSlot(o);
+  if (!o || !slot) return undefined;
+  if (typeof o.token !== 'string' || !QUOTE_TOKEN_RE.test(o.token) || typeof o.dxlinkUrl !== 'string' || !DXLINK_URL_RE.test(o.dxlinkUrl)) return undefined;
+  if (!isDate(o.issuedAt) || !isDate(o.expiresAt)) return undefined;
+  const level = typeof o.level === 'string' && /^[\w.-]{1,40}$/.test(o.level) ? o.level : 'unknown';
+  return { ...slot, token: o.token, dxlinkUrl: o.dxlinkUrl, level, issuedAt: o.issuedAt, expiresAt: o.expiresAt };
 }
 
 function parseRejection(v: unknown): HeldRejection | undefined {
@@ -252,6 +297,7 @@ export function readState(dir: string): { state: State; problem?: string; migrat
       rejections: list(o.rejections, parseRejection),
       keychain: list(o.keychain, parseBinding),
       grants: list(o.grants, parseGrant),
+      quoteTokens: list(o.quoteTokens, parseQuoteToken),
     },
   };
 }
@@ -262,6 +308,7 @@ export function collect(state: State, now: number): State {
   const rejections = [...state.rejections].sort((a, b) => Date.parse(b.at) - Date.parse(a.at));
   const keychain = [...state.keychain].sort((a, b) => Date.parse(b.at) - Date.parse(a.at));
   const grants = [...state.grants].sort((a, b) => Date.parse(b.at) - Date.parse(a.at));
+  const quoteTokens = state.quoteTokens.filter((t) => Date.parse(t.expiresAt) > now).sort((a, b) => Date.parse(b.issuedAt) - Date.parse(a.issuedAt));
   return {
     version: STATE_VERSION,
     key: state.key,
@@ -269,6 +316,7 @@ export function collect(state: State, now: number): State {
     rejections: rejections.slice(0, MAX_REJECTIONS),
     keychain: keychain.slice(0, MAX_BINDINGS),
     grants: grants.slice(0, MAX_GRANTS),
+    quoteTokens: quoteTokens.slice(0, MAX_QUOTE_TOKENS),
   };
 }
 

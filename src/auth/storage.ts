@@ -74,8 +74,9 @@ export async function removeSecrets(engine: AuthEngine, dir: string, environment
     if (bound && keychainGone) fps.push(bound);
     const r = engine.forget(state, environment, fps, keychainGone);
     if (r.tokens) removed.push(`${r.tokens} cached access token${r.tokens === 1 ? '' : 's'}`);
+    if (r.quoteTokens) removed.push(`${r.quoteTokens} cached quote token${r.quoteTokens === 1 ? '' : 's'}`);
     if (r.rejections) removed.push(`${r.rejections} held rejection${r.rejections === 1 ? '' : 's'}`);
-    if (r.tokens || r.rejections || (keychainGone && bound)) engine.saveState(state);
+    if (r.tokens || r.quoteTokens || r.rejections || (keychainGone && bound)) engine.saveState(state);
   });
   return { removed, keychainProblem, keychainNote };
 }

@@ -106,6 +106,8 @@ export interface EmulatorOptions {
   forbidden?: string[];
   /** Accept-Version handling; default: 20240101 to 20261201 are served (the sandbox's refusal is opt-in: refuseAll). */
   versions?: VersionPolicy;
+  /** The customer has no market-data access: /api-quote-tokens answers quote_streamer.customer_not_found_error. */
+  noMarketData?: boolean;
 }
 
 function b64url(s: string | Buffer): string {
@@ -212,6 +214,11 @@ export class Emulator {
   versions: VersionPolicy;
   /** Canned answers by "METHOD /path", served after the token check (real payloads). */
   readonly canned = new Map<string, CannedResponse>();
+  noMarketData: boolean;
+  /** Fields of the next /api-quote-tokens answers (issued-at / expires-at, or a hostile body's pieces). */
+  quoteFields: Record<string, unknown> = {};
+  /** Quote tokens issued so far, for leak scans. */
+  readonly quoteTokens: string[] = [];
   /** Successful mints. */
   mints = 0;
   /** Every POST /oauth/token, answered or not. */
@@ -245,6 +252,7 @@ export class Emulator {
     // One emulator often stands in for both environments in a test: refusing every Accept-Version (what peers report
     // of the real sandbox) is opt-in, `versions: { refuseAll: true }`.
     this.versions = o.versions ?? { oldest: '20240101', newest: '20261201' };
+    this.noMarketData = o.noMarketData ?? false;
   }
 
   /** Serve a canned answer for `METHOD /path` (after the usual User-Agent and token checks). */
@@ -596,6 +604,19 @@ export class Emulator {
       // From API version 20251101 on, /balances answers one item per currency (release notes; tastyware uses /balances/USD).
       if (version !== undefined && version >= '20251101' && !bal[2]) return this.send(res, rec, 200, { data: { items: [data] }, ...ctx });
       return this.send(res, rec, 200, { data, ...ctx });
+    }
+    // DXLink quote tokens (../shared/tastytrade-api.md, "Streaming credentials"). The HTTP status of the no-market-data
+    // refusal is not documented there; only its code is, and tasty keys on the code.
+    if (method === 'GET' && path === '/api-quote-tokens') {
+      if (this.noMarketData) return this.send(res, rec, 404, { error: { code: 'quote_streamer.customer_not_found_error', message: 'Customer not found' } });
+      const token = `dxq_${randomBytes(30).toString('base64url')}`;
+      this.quoteTokens.push(token);
+      const level = this.environment === 'sandbox' ? 'demo' : 'api';
+      return this.send(res, rec, 200, { data: { token, 'dxlink-url': 'wss://tasty-openapi-ws.dxfeed.com/realtime', level, ...this.quoteFields }, ...ctx });
+    }
+    // Reserved for tastytrade's own apps; API users on it are flagged. Served so a test can prove tasty never calls it.
+    if (method === 'GET' && path === '/quote-streamer-tokens') {
+      return this.send(res, rec, 200, { data: { token: `qst_${randomBytes(30).toString('base64url')}`, 'streamer-url': 'tasty-live-web.dxfeed.com:7301', 'websocket-url': 'wss://tasty-live-ws.dxfeed.com/realtime', level: 'Real-Time' }, ...ctx });
     }
     const dry = /^\/accounts\/([^/]+)\/orders\/dry-run$/.exec(path);
     if (method === 'POST' && dry) {
