@@ -131,7 +131,7 @@ export class Context {
         env: this.env,
         now: this.now,
         client: (e) => this.client(e),
-        keychain: this.io.keychain ?? (async () => new (await import('./auth/keychain.ts')).KeychainStore({ service: this.keychainService() })),
+        keychain: this.io.keychain ?? (async () => new (await import('./auth/keychain.ts')).KeychainStore({ service: this.keychainService(), env: this.env })),
         warn: (m) => this.out.warn(m),
         notice: (m) => this.out.info(this.out.ec.yellow(m)),
         debug: (m) => this.out.debug(m),
