@@ -83,11 +83,11 @@ interface Ran {
 }
 
 /** Run argv against a real gnome-keyring in `state` on a private bus (test/keyring-state.sh), without blocking the loop. */
-function inKeyring(state: string, argv: string[], o: { env?: Record<string, string>; input?: string } = {}): Promise<Ran> {
+function inKeyring(state: string, argv: string[], o: { env?: Record<string, string>; input?: string; seed?: string } = {}): Promise<Ran> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', ['test/keyring-state.sh', state, ...argv], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LANG: 'C.UTF-8', ...o.env },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LANG: 'C.UTF-8', ...(o.seed ? { KEYRING_STATE_SEED: o.seed } : {}), ...o.env },
     });
     let stdout = '';
     let stderr = '';
@@ -114,8 +114,8 @@ function withOutput(r: Ran, check: () => void): void {
 }
 
 /** Run an ES module script (src/ imported directly) in `state`; check the last JSON line it printed. */
-async function inKeyringState(state: string, script: string, check: (out: Record<string, unknown>) => void): Promise<void> {
-  const r = await inKeyring(state, [process.execPath, '--input-type=module', '-e', script]);
+async function inKeyringState(state: string, script: string, check: (out: Record<string, unknown>) => void, seed?: string): Promise<void> {
+  const r = await inKeyring(state, [process.execPath, '--input-type=module', '-e', script], { seed });
   const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop() ?? '{}';
   withOutput(r, () => check(JSON.parse(line) as Record<string, unknown>));
 }
@@ -157,6 +157,25 @@ describe.runIf(canRunDaemons || required)('keychain states, found before anythin
       expect(w.message).toMatch(/is locked/);
       expect(w.message).not.toMatch(/no Secret Service is running/);
     });
+  });
+
+  it('locked with tasty\'s entry in it (logged in at the desktop, now over SSH): reading is named as locked, not as missing or as no Secret Service', async () => {
+    const seed = `${JSON.stringify(process.execPath)} --input-type=module -e "import { KeychainStore } from './src/auth/keychain.ts';
+      await new KeychainStore({ service: 'tasty-seeded' }).set('sandbox', { clientSecret: 'cs', refreshToken: 'a.b.c' });"`;
+    const script = `import { KeychainStore } from './src/auth/keychain.ts';
+      const e = await new KeychainStore({ service: 'tasty-seeded' }).get('sandbox').then((v) => ({ value: v }), (x) => ({ name: x.name, state: x.state, exitCode: x.exitCode, message: x.message, hint: x.hint }));
+      console.log(JSON.stringify(e));`;
+    await inKeyringState(
+      'locked',
+      script,
+      (out) => {
+        expect(out.value).toBeUndefined();
+        expect(out).toMatchObject({ name: 'KeychainError', state: 'locked', exitCode: 7 });
+        expect(out.message).toMatch(/is locked, so the keychain cannot read the credentials/);
+        expect(out.hint).toMatch(/gnome-keyring-daemon --replace --unlock/);
+      },
+      seed,
+    );
   });
 
   it('absent (a daemon with no keyring): no default keyring, with the command that creates one', async () => {

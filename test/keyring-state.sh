@@ -4,6 +4,8 @@
 # usable: an unlocked default ("login") keyring; locked: the login keyring exists but is locked (a restarted
 # daemon, as over SSH); absent: a daemon with no keyring at all (no default collection); hung: usable, then
 # the daemon is frozen with SIGSTOP; nobus: no D-Bus bus at the address given.
+# KEYRING_STATE_SEED: a shell command run while the keyring is still unlocked (locked state only), e.g. to store
+# an entry that the locked keyring then holds.
 #
 # The bus is started from a config without <servicedir>: nothing is ever auto-started on it. (The flaky
 # "hangs" test froze the daemon before it owned org.freedesktop.secrets, so the session bus auto-started a
@@ -83,7 +85,11 @@ stop_keyring() {
 
 case "$state" in
   usable) start_keyring tasty-fixture ;;
-  locked) start_keyring tasty-fixture; stop_keyring; start_keyring "" ;;
+  locked)
+    start_keyring tasty-fixture
+    if [ -n "${KEYRING_STATE_SEED:-}" ]; then bash -c "$KEYRING_STATE_SEED" >&2 || { log "the seed command failed"; exit 98; }; fi
+    stop_keyring
+    start_keyring "" ;;
   absent) start_keyring "" ;;
   hung) start_keyring tasty-fixture; kill -STOP "$kpid" ;;
   *) log "unknown state $state"; exit 99 ;;
