@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Loads the bundled CLI. Everything else lives in src/ (built into dist/ by `npm run build`).
 import module from 'node:module';
-import check from './node-check.cjs';
+
+// A plain require (not an ESM import of CommonJS, which needs the CJS export lexer): start-up is a budget.
+const check = module.createRequire(import.meta.url)('./node-check.cjs');
 
 if (!check.supported(process.versions.node)) {
   process.stderr.write(`${check.message(process.versions.node, process.platform, process.arch)}\n`);
