@@ -192,11 +192,11 @@ describe.runIf(canRunDaemons || required)('keychain states, found before anythin
     });
   });
 
-  it('no bus: named as no Secret Service, at once', async () => {
+  it('no bus: named as no Secret Service', async () => {
     await inKeyringState('nobus', probeScript(), (out) => {
       expect(out.probe).toMatchObject({ state: 'none', exitCode: 7 });
+      // Named from the refused connection, not from a timeout.
       expect((out.probe as { message: string }).message).toMatch(/no Secret Service is running: no D-Bus session bus/);
-      expect(out.ms).toBeLessThan(1_000);
     });
   });
 });
@@ -218,10 +218,13 @@ describe.runIf(canRunDaemons || required)('a Secret Service that hangs', () => {
       expect(out.name).toBe('KeychainError');
       expect(out.exitCode).toBe(7);
       expect(out.message).toMatch(/did not answer/);
-      expect(out.ms).toBeLessThan(3_500); // the library's D-Bus timeout or ours (3 s), never a hang
+      // Bounded by the library's D-Bus timeout or ours (3 s): the daemon is frozen for good, so without a timeout
+      // this would never return. The slack is for a loaded CI machine (the full suite runs files in parallel);
+      // the 3 s itself is in the message below.
+      expect(out.ms).toBeLessThan(8_000);
       expect(out.probe).toMatchObject({ state: 'hung' });
       expect((out.probe as { message: string }).message).toMatch(/did not answer within 3 s/);
-      expect(out.probeMs).toBeLessThan(3_500);
+      expect(out.probeMs).toBeLessThan(8_000);
     });
   });
 });
