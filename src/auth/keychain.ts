@@ -47,6 +47,13 @@ export class KeychainStateError extends KeychainError {
   }
 }
 
+/** How to unlock: the gnome-keyring command on Linux, the system's own prompt elsewhere. */
+function unlockHint(platform: NodeJS.Platform = process.platform): string {
+  return platform === 'linux'
+    ? `unlock it from the desktop (Passwords and Keys), or over SSH: \`${UNLOCK_COMMAND}\`; or ${NO_KEYCHAIN_HINT}`
+    : `unlock it and try again, or ${NO_KEYCHAIN_HINT}`;
+}
+
 /** The message and way out for each state that is not usable. */
 export const keychainStates = {
   none: (detail: string) =>
@@ -61,7 +68,7 @@ export const keychainStates = {
     new KeychainStateError(
       'locked',
       `the Secret Service's default keyring "${collection.replace(/^.*\//, '')}" is locked (no unlock prompt can be shown here)`,
-      `unlock it from the desktop (Passwords and Keys), or over SSH: \`${UNLOCK_COMMAND}\`; or ${NO_KEYCHAIN_HINT}`,
+      unlockHint('linux'),
     ),
   hung: (name: string, ms: number | undefined, op: string) =>
     new KeychainStateError(
@@ -89,12 +96,11 @@ export function keychainFailure(name: string, op: string, e: unknown): KeychainE
   const text = describe(e);
   if (/did not receive a reply|timed? ?out/i.test(text)) return keychainStates.hung(name, undefined, op);
   if (/prompt was dismissed|is locked|locked collection|unlock/i.test(text)) {
-    const err = keychainStates.locked('default');
-    return new KeychainStateError('locked', `the ${name} is locked, so the keychain cannot ${op}: ${text}`, err.hint ?? NO_KEYCHAIN_HINT, e);
+    return new KeychainStateError('locked', `the ${name} is locked, so the keychain cannot ${op}: ${text}`, unlockHint(), e);
   }
-  if (/no result found|no such object|no default collection/i.test(text)) {
-    const err = keychainStates.noDefault('nothing to store into');
-    return new KeychainStateError('locked', `the ${name} has no default keyring, so the keychain cannot ${op}: ${text}`, err.hint ?? NO_KEYCHAIN_HINT, e);
+  if (process.platform === 'linux' && /no result found|no such object|no default collection/i.test(text)) {
+    const hint = `create and unlock one: \`${UNLOCK_COMMAND}\`; or ${NO_KEYCHAIN_HINT}`;
+    return new KeychainStateError('locked', `the ${name} has no default keyring, so the keychain cannot ${op}: ${text}`, hint, e);
   }
   if (process.platform === 'linux' && /dbus|secret.?service|org\.freedesktop|no such (interface|name)|autolaunch|platform failure/i.test(text)) {
     return new KeychainStateError(
