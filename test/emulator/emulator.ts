@@ -269,14 +269,18 @@ export class Emulator {
     return Date.now() + this.clockOffsetMs;
   }
 
-  async start(): Promise<this> {
+  /** Listen on 127.0.0.1 (port 0: any free one). */
+  async start(port = 0): Promise<this> {
     const server = createServer((req, res) => void this.handle(req, res));
     server.on('connection', (s) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
     server.keepAliveTimeout = 5_000;
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', resolve);
+    });
     this.port = (server.address() as AddressInfo).port;
     this.server = server;
     return this;

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The package as a user gets it: `npm pack`, `npm install -g` of the tarball into a temp prefix, then the
+# installed `tasty --version` and `tasty status`. Fails on any install-scripts or EBADENGINE warning, a wrong
+# version, or a status that is not the plain "not logged in" (exit 3) of a fresh config dir.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+T="$(mktemp -d)"
+trap 'rm -rf "$T"' EXIT
+fail() { echo "pack-check: $*" >&2; exit 1; }
+
+tgz="$(npm pack --silent --pack-destination "$T" | tail -n 1)"
+[ -f "$T/$tgz" ] || fail "npm pack made no tarball"
+tar -tzf "$T/$tgz" >"$T/files.txt"   # (not piped into grep -q: an early exit would fail tar under pipefail)
+grep -qx 'package/dist/cli.js' "$T/files.txt" || fail "the tarball has no dist/cli.js"
+npm install -g --prefix "$T/prefix" --no-audit --no-fund "$T/$tgz" >"$T/install.log" 2>&1 || { cat "$T/install.log"; fail "npm install -g failed"; }
+if grep -Eq 'install-scripts|EBADENGINE|npm (warn|error)' "$T/install.log"; then cat "$T/install.log"; fail "npm install -g warned"; fi
+
+tasty="$T/prefix/bin/tasty"
+want="$(node -p 'require("./package.json").version')"
+got="$("$tasty" --version)"
+[ "$got" = "$want" ] || fail "tasty --version printed '$got', want '$want'"
+
+# A fresh config dir and no keychain reachable: exit 3, "Not logged in", no stack trace.
+set +e
+TASTY_CONFIG_DIR="$T/config" DBUS_SESSION_BUS_ADDRESS="unix:path=$T/no-bus" "$tasty" status >"$T/status.out" 2>"$T/status.err"
+rc=$?
+set -e
+[ "$rc" -eq 3 ] || { cat "$T/status.out" "$T/status.err"; fail "tasty status exited $rc, want 3"; }
+grep -q 'Not logged in' "$T/status.out" "$T/status.err" || { cat "$T/status.out" "$T/status.err"; fail "tasty status did not say Not logged in"; }
+if grep -Eq '^\s+at ' "$T/status.err"; then cat "$T/status.err"; fail "tasty status printed a stack trace"; fi
+echo "pack-check: $tgz installs with npm install -g (no warnings); tasty --version = $got; tasty status = exit 3, Not logged in"
