@@ -215,6 +215,21 @@ export function selectEnvironment(flag: string | undefined, env: Env, cfg: UserC
   return { environment: 'production', source: 'built-in default' };
 }
 
+/**
+ * The environment class of a URL's host (an API base URL, a token's issuer): compared as classes, never as hosts —
+ * refresh tokens are issued by api.tastytrade.com while the production API is api.tastyworks.com.
+ */
+export function environmentClass(url: string | undefined): Environment | undefined {
+  let host: string;
+  try {
+    host = new URL(url ?? '').hostname.toLowerCase();
+  } catch {
+    return undefined;
+  }
+  if (!/(^|\.)(tastyworks|tastytrade)\.com$/.test(host)) return undefined;
+  return /(^|\.)(cert|sandbox)\./.test(host) ? 'sandbox' : 'production';
+}
+
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 export function isLoopbackHost(hostname: string): boolean {

@@ -3,11 +3,12 @@ import { statSync } from 'node:fs';
 import { probeConnect, probeDns } from './api/probe.ts';
 import { credentialsPath, ENV_PAIRS, envPairFor } from './auth/credentials.ts';
 import { describeEnvironment } from './auth/storage.ts';
-import type { Environment } from './config.ts';
+import { type Environment, environmentClass } from './config.ts';
 import type { Context } from './context.ts';
 import type { ApiClient } from './api/client.ts';
 import { ApiError, CredentialsRejectedError, GRANTS_URL, rejectionAdvice, TastyError, UsageError } from './errors.ts';
 import { oneLine, sanitize } from './output.ts';
+import { mask } from './auth/jwt.ts';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
@@ -129,12 +130,22 @@ export async function diagnose(ctx: Context, environment: Environment, opts: { f
       add({ id: 'credentials', title: 'Credentials', status: 'fail', summary: `grant ${rt.grantId ?? '?'} lacks the "read" scope (has: ${rt.scopes.join(' ') || 'none'})`, fix: `create a grant with the read scope at ${GRANTS_URL}`, cause: 'missing_scope' });
     } else {
       credsOk = true;
+      // The token's claims: issuer, audience (the OAuth app), grant. The issuer is compared by environment class,
+      // never by host: production tokens are issued by api.tastytrade.com for the API at api.tastyworks.com. Only a
+      // sandbox issuer is distinctive (sandbox tokens' issuer is unconfirmed), so only that direction warns.
+      const issuerClass = environmentClass(rt?.issuer);
+      const mismatch = issuerClass === 'sandbox' && environment === 'production';
+      const claims = `issuer ${rt?.issuer ?? '?'}, audience ${mask(rt?.clientId)}, grant ${rt?.grantId ?? '?'}, scopes ${rt?.scopes.join(' ')}, issued ${rt?.issuedAt?.slice(0, 10) ?? '?'}`;
       add({
         id: 'credentials',
         title: 'Credentials',
-        status: damaged ? 'warn' : 'ok',
-        summary: `grant ${rt?.grantId ?? '?'}, scopes ${rt?.scopes.join(' ')}, issued ${rt?.issuedAt?.slice(0, 10) ?? '?'}`,
-        ...(damaged ? { detail: 'the environment variables carry whitespace or quotes (tasty strips them; other tools may not)', fix: 'set them without quotes or trailing whitespace', cause: 'whitespace' } : {}),
+        status: damaged || mismatch ? 'warn' : 'ok',
+        summary: claims,
+        ...(mismatch
+          ? { detail: `the refresh token was issued by the sandbox (${rt?.issuer}), but production is selected`, fix: 'select sandbox (--env sandbox), or log in to production with a production grant', cause: 'grant_of_other_environment' }
+          : damaged
+            ? { detail: 'the environment variables carry whitespace or quotes (tasty strips them; other tools may not)', fix: 'set them without quotes or trailing whitespace', cause: 'whitespace' }
+            : {}),
       });
     }
   }

@@ -71,7 +71,8 @@ export function rejectionAdvice(description: string, environment: string, code?:
   if (d.includes('revoked')) {
     return {
       cause: 'grant_revoked',
-      hint: `the grant was deleted or revoked, or the app's client secret was regenerated: create a new Personal OAuth Grant at ${GRANTS_URL}, then run \`tasty login --env ${environment}\``,
+      // A grant of the other environment can be answered "Grant revoked" too: never send someone to delete a working one.
+      hint: `the grant was deleted or revoked, or the app's client secret was regenerated; or it is a ${other} grant sent to ${environment} (check with \`tasty doctor --env ${other}\` before deleting anything): create a new Personal OAuth Grant at ${GRANTS_URL}, then run \`tasty login --env ${environment}\``,
     };
   }
   if (d.includes('jwt')) {

@@ -397,3 +397,56 @@ describe('one grant, one environment', () => {
     expect(f.emu.tokenRequests).toBe(0);
   });
 });
+
+describe('small honesty fixes', () => {
+  it('a "Grant revoked" hint names the other environment as a possible cause before sending anyone to delete a grant', async () => {
+    f.emu.revokeGrant();
+    const r = await run(['token']);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/hint: .*or it is a production grant sent to sandbox \(check with `tasty doctor --env production` before deleting anything\)/);
+  });
+
+  it('status with an unreachable keychain: exit 7 and "cannot tell", not "not logged in"', async () => {
+    const r = await run(['status'], { env: { ...noVars, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus' } });
+    expect(r.code).toBe(7);
+    expect(r.stdout).toMatch(/Cannot tell whether you are logged in: the keychain could not be read/);
+    expect(r.stdout).not.toMatch(/Not logged in/);
+  });
+
+  it('tasty api refuses /quote-streamer-tokens (reserved for tastytrade\'s own apps) before any request', async () => {
+    for (const path of ['/quote-streamer-tokens', 'quote-streamer-tokens', '/Quote-Streamer-Tokens?x=1']) {
+      const r = await run(['api', path]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/refusing to call \/quote-streamer-tokens/);
+    }
+    expect(f.emu.requests.filter((q) => q.path.toLowerCase().startsWith('/quote-streamer'))).toHaveLength(0);
+  });
+});
+
+describe('doctor and the refresh token\'s claims', () => {
+  it('environment classes, never hosts: api.tastytrade.com (issuer) and api.tastyworks.com (API) are both production', async () => {
+    const { environmentClass } = await import('../src/config.ts');
+    expect(environmentClass('https://api.tastytrade.com')).toBe('production');
+    expect(environmentClass('https://api.tastyworks.com')).toBe('production');
+    expect(environmentClass('https://api.cert.tastyworks.com')).toBe('sandbox');
+    expect(environmentClass('https://api.sandbox.tastytrade.com')).toBe('sandbox');
+    expect(environmentClass('http://127.0.0.1:8080')).toBeUndefined();
+    expect(environmentClass('https://tastytrade.com.evil.example')).toBeUndefined();
+    expect(environmentClass('not a url')).toBeUndefined();
+  });
+
+  it('shows issuer, audience and grant; warns only when a sandbox-issued token is used in production', async () => {
+    const sandboxIssued = makeRefreshToken({ iss: 'https://api.cert.tastyworks.com', grantId: 'Gsbx1' });
+    const prod = await new Emulator({ environment: 'production' }).start();
+    extraEmus.push(prod);
+    prod.refreshToken = sandboxIssued;
+    const env = { TASTY_ENV: 'production', TASTY_API_URL: prod.url, TASTY_CLIENT_SECRET: prod.clientSecret, TASTY_REFRESH_TOKEN: sandboxIssued };
+    const r = await run(['doctor', '--json'], { env }, [{ clientSecret: prod.clientSecret, refreshToken: sandboxIssued }]);
+    const creds = JSON.parse(r.stdout).checks.find((c: { id: string }) => c.id === 'credentials');
+    expect(creds).toMatchObject({ status: 'warn', cause: 'grant_of_other_environment' });
+    expect(creds.summary).toMatch(/^issuer https:\/\/api\.cert\.tastyworks\.com, audience .{4}….{4}, grant Gsbx1, scopes read trade/);
+    // The usual case: a production-issued token (issuer api.tastytrade.com) in the sandbox is not called a mismatch.
+    const ok = await run(['doctor', '--json']);
+    expect(JSON.parse(ok.stdout).checks.find((c: { id: string }) => c.id === 'credentials')).toMatchObject({ status: 'ok' });
+  });
+});

@@ -302,6 +302,10 @@ export class ApiClient {
     const base = new URL(`${this.baseUrl}/`);
     const u = new URL(this.baseUrl + path);
     if (u.origin !== base.origin) throw new UsageError('refusing to send credentials to another origin', 'give a path such as /customers/me');
+    // Reserved for tastytrade's own apps: API users calling it "will be flagged and put on delayed quotes".
+    if (/^\/quote-streamer-tokens(?:[/?#]|$)/i.test(u.pathname.slice(base.pathname.length - 1))) {
+      throw new UsageError('refusing to call /quote-streamer-tokens: tastytrade reserves it for its own apps and flags API users who call it', 'use `tasty quote-token` (GET /api-quote-tokens), the endpoint for API users');
+    }
     return u;
   }
 

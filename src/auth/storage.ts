@@ -105,7 +105,7 @@ export interface EnvStatus {
   loggedIn: boolean;
   source: { kind: Credentials['source']; where: string } | null;
   insecureStorage: boolean;
-  refreshToken: (Omit<RefreshTokenFacts, 'subject' | 'issuer' | 'type'> & { problem?: string }) | null;
+  refreshToken: (Omit<RefreshTokenFacts, 'subject' | 'type'> & { problem?: string }) | null;
   accessToken: { state: 'valid' | 'expired' | 'none' | 'unknown'; expiresAt?: string; validForSeconds?: number };
   /**
    * The rejection held for these credentials at this API (`held: true`); or, when the credentials could not be
@@ -160,8 +160,8 @@ export async function describeEnvironment(engine: AuthEngine, dir: string, envir
   if (creds) {
     const d = decodeRefreshToken(creds.refreshToken);
     if (d.ok) {
-      const { grantId, clientId, scopes, issuedAt } = d.facts;
-      refreshToken = { grantId, clientId, scopes, issuedAt };
+      const { grantId, clientId, scopes, issuedAt, issuer } = d.facts;
+      refreshToken = { grantId, clientId, scopes, issuedAt, issuer };
     } else refreshToken = { scopes: [], problem: `the refresh token ${d.problem}` };
   }
   return {

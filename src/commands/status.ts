@@ -42,7 +42,9 @@ export default async function status(ctx: Context, opts: { all?: boolean }): Pro
     const tag = o.envTag(r.environment);
     const isDefault = r.environment === (saved ?? 'production') ? c.dim(saved ? ' (saved default)' : ' (default)') : '';
     const lines: string[] = [`${tag}${isDefault}${r.environment === choice.environment && opts.all ? c.dim(' ← selected') : ''}`];
-    if (!r.loggedIn) {
+    if (!r.loggedIn && r.keychainError) {
+      lines.push(`  ${c.red('✗')} Cannot tell whether you are logged in: the keychain could not be read (below).`);
+    } else if (!r.loggedIn) {
       lines.push(`  ${c.red('✗')} Not logged in. Run \`tasty login --env ${r.environment}\` or set TASTY_CLIENT_SECRET and TASTY_REFRESH_TOKEN.`);
     } else {
       const src = r.source;

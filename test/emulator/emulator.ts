@@ -115,10 +115,10 @@ function b64url(s: string | Buffer): string {
 }
 
 /** A refresh token shaped like tastytrade's: an EdDSA rt+jwt with grant id, client id, scopes, no exp. */
-export function makeRefreshToken(opts: { grantId?: string; clientId?: string; scope?: string; iat?: number; sub?: string } = {}): string {
+export function makeRefreshToken(opts: { grantId?: string; clientId?: string; scope?: string; iat?: number; sub?: string; iss?: string } = {}): string {
   const header = { alg: 'EdDSA', typ: 'rt+jwt', kid: randomBytes(8).toString('hex'), jku: 'https://api.tastytrade.com/oauth/jwks' };
   const claims = {
-    iss: 'https://api.tastytrade.com',
+    iss: opts.iss ?? 'https://api.tastytrade.com',
     sub: opts.sub ?? `U${randomBytes(6).toString('hex')}`,
     aud: opts.clientId ?? randomBytes(16).toString('hex').replace(/(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-'),
     grant_id: opts.grantId ?? `G${randomBytes(6).toString('hex')}`,
