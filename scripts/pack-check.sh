@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The package as a user gets it: `npm pack`, `npm install -g` of the tarball into a temp prefix, then the
-# installed `tasty --version` and `tasty status`. Fails on any install-scripts or EBADENGINE warning, a wrong
-# version, or a status that is not the plain "not logged in" (exit 3) of a fresh config dir.
+# installed `tasty --version`, `tasty env` and `tasty status`. Fails on any install-scripts or EBADENGINE warning, a
+# wrong version, or a status that does not say plainly that the keychain cannot be read (exit 7) with no bus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 T="$(mktemp -d)"
@@ -20,12 +20,15 @@ want="$(node -p 'require("./package.json").version')"
 got="$("$tasty" --version)"
 [ "$got" = "$want" ] || fail "tasty --version printed '$got', want '$want'"
 
-# A fresh config dir and no keychain reachable: exit 3, "Not logged in", no stack trace.
+# Offline, no credentials needed: exit 0.
+"$tasty" env >/dev/null 2>"$T/env.err" || { cat "$T/env.err"; fail "tasty env failed"; }
+# A fresh config dir and no keychain reachable: tasty cannot tell whether you are logged in (exit 7), and says why.
 set +e
 TASTY_CONFIG_DIR="$T/config" DBUS_SESSION_BUS_ADDRESS="unix:path=$T/no-bus" "$tasty" status >"$T/status.out" 2>"$T/status.err"
 rc=$?
 set -e
-[ "$rc" -eq 3 ] || { cat "$T/status.out" "$T/status.err"; fail "tasty status exited $rc, want 3"; }
-grep -q 'Not logged in' "$T/status.out" "$T/status.err" || { cat "$T/status.out" "$T/status.err"; fail "tasty status did not say Not logged in"; }
+[ "$rc" -eq 7 ] || { cat "$T/status.out" "$T/status.err"; fail "tasty status exited $rc, want 7"; }
+grep -q 'Cannot tell whether you are logged in' "$T/status.out" || { cat "$T/status.out" "$T/status.err"; fail "tasty status did not say it cannot tell"; }
+grep -q 'no Secret Service is running' "$T/status.out" || { cat "$T/status.out" "$T/status.err"; fail "tasty status did not name the missing Secret Service"; }
 if grep -Eq '^\s+at ' "$T/status.err"; then cat "$T/status.err"; fail "tasty status printed a stack trace"; fi
-echo "pack-check: $tgz installs with npm install -g (no warnings); tasty --version = $got; tasty status = exit 3, Not logged in"
+echo "pack-check: $tgz installs with npm install -g (no warnings); tasty --version = $got; tasty env = exit 0; tasty status without a keychain = exit 7, named"
