@@ -3,7 +3,7 @@
 // came from. Each test reproduces a finding of the security review against the built binary and the emulator.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -220,6 +220,23 @@ describe('the plaintext file is used only when it is private', () => {
     expect(r.stderr).toMatch(/readable by others \(mode 0644\)/);
     expect(r.stderr).toMatch(/hint: run `chmod 600 '.*credentials\.json'`/);
     expect(f.emu.tokenRequests).toBe(0);
+  });
+
+  it.runIf(process.getuid?.() === 0)('a credentials.json (or config dir) owned by another user is refused before any request', async () => {
+    expect((await login({ clientSecret: f.emu.clientSecret, refreshToken: f.emu.refreshToken }, { insecure: true })).code).toBe(0);
+    rmSync(join(f.dir, 'state.json'));
+    f.emu.reset();
+    chownSync(join(f.dir, 'credentials.json'), 65534, 65534);
+    const r = await run(['token'], { env: noVars });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/credentials\.json is owned by another user \(uid 65534\)/);
+    chownSync(join(f.dir, 'credentials.json'), 0, 0);
+    chownSync(f.dir, 65534, 65534);
+    const d = await run(['token'], { env: noVars });
+    expect(d.code).toBe(2);
+    expect(d.stderr).toMatch(/owned by another user \(uid 65534\)/);
+    expect(f.emu.tokenRequests).toBe(0);
+    chownSync(f.dir, 0, 0);
   });
 
   it('logout removes the plaintext temp file a killed login left behind', async () => {
