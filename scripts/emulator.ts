@@ -150,8 +150,9 @@ err(`tasty playground: an emulator of the TastyTrade ${environment} API on ${emu
 In another shell, paste the two export lines above (or: npm run --silent emulator > /tmp/tasty-playground.env, then
 source /tmp/tasty-playground.env), then try any command: tasty status, tasty token, tasty accounts, tasty balances,
 tasty doctor, tasty api /customers/me. \`tasty login --stdin\` works too (printf "%s\\n%s\\n" "$TASTY_CLIENT_SECRET"
-"$TASTY_REFRESH_TOKEN" | tasty login --stdin); the config dir and keychain entry are the playground's own.
-Inject faults by typing a command here, or: curl -d 'hang api' $adminUrl/
+"$TASTY_REFRESH_TOKEN" | tasty login --stdin --insecure-storage; without --insecure-storage it needs a keychain); the
+config dir and keychain entry are the playground's own.
+Inject faults by typing a command here, or: curl -d 'hang api' ${adminUrl}/
 ${HELP}
 Ctrl-C stops it.`);
 

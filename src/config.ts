@@ -281,7 +281,7 @@ export function parseTimeout(value: string, from: string): number {
   const t = value.trim();
   const n = /^\d+(\.\d+)?$/.test(t) ? Number(t) : Number.NaN;
   if (!Number.isFinite(n) || n <= 0 || n > 600) {
-    throw new UsageError(`${from} must be a number of seconds between 0 and 600, not ${JSON.stringify(value.slice(0, 40))}`, 'e.g. --timeout 30');
+    throw new UsageError(`${from} must be a number of seconds above 0 and at most 600, not ${JSON.stringify(value.slice(0, 40))}`, 'e.g. --timeout 30');
   }
   return n;
 }

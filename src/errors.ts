@@ -93,18 +93,38 @@ export function rejectionAdvice(description: string, environment: string, code?:
   };
 }
 
+export interface RejectionOptions {
+  held?: boolean;
+  since?: string;
+  code?: string;
+  /** The environment variables the rejected credentials came from: they outrank stored ones, so a login is no cure. */
+  variables?: string;
+}
+
 export class CredentialsRejectedError extends TastyError {
   readonly description: string;
-  constructor(environment: string, description: string, opts: { held?: boolean; since?: string; code?: string } = {}) {
+  readonly environment: string;
+  readonly opts: RejectionOptions;
+  constructor(environment: string, description: string, opts: RejectionOptions = {}) {
     const advice = rejectionAdvice(description, environment, opts.code);
     const held = opts.held
       ? ` (held since ${opts.since ?? 'earlier'}; not sent again, to avoid an IP block)`
       : '';
-    super(`tastytrade rejected the ${environment} credentials: "${description}"${held}`, ExitCode.rejected, {
-      hint: advice.hint,
+    const from = opts.variables ? ` from ${opts.variables}` : '';
+    super(`tastytrade rejected the ${environment} credentials${from}: "${description}"${held}`, ExitCode.rejected, {
+      hint: opts.variables
+        ? `those variables outrank stored credentials, so a new \`tasty login\` does not replace them: correct or unset them. The cause: ${advice.hint.replace(/[,:;]? (then )?run `tasty login[^`]*`.*$/, '')}`
+        : advice.hint,
       cause: advice.cause,
     });
     this.description = description;
+    this.environment = environment;
+    this.opts = opts;
+  }
+
+  /** The same rejection, saying which environment variables hold the rejected credentials. */
+  fromVariables(variables: string): CredentialsRejectedError {
+    return new CredentialsRejectedError(this.environment, this.description, { ...this.opts, variables });
   }
 }
 

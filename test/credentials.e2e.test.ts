@@ -467,3 +467,41 @@ describe('doctor and the refresh token\'s claims', () => {
     expect(JSON.parse(ok.stdout).checks.find((c: { id: string }) => c.id === 'credentials')).toMatchObject({ status: 'ok' });
   });
 });
+
+describe('what a new user ran into', () => {
+  const noBus = { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus' };
+
+  it('rejected credentials from variables: the error and status name the variables and say a login is no cure', async () => {
+    const stored = f.emu.addGrant('stored');
+    expect((await login(stored, { insecure: true })).code).toBe(0);
+    const r = await run(['balances'], { env: { TASTY_CLIENT_SECRET: 'cs_wrongwrongwrong' } }, [stored]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/rejected the sandbox credentials from TASTY_CLIENT_SECRET \+ TASTY_REFRESH_TOKEN: "Client secret mismatch"/);
+    expect(r.stderr).toMatch(/hint: those variables outrank stored credentials, so a new `tasty login` does not replace them: correct or unset them/);
+    const st = await run(['status'], { env: { TASTY_CLIENT_SECRET: 'cs_wrongwrongwrong' } }, [stored]);
+    expect(st.stdout).toMatch(/Not resent while TASTY_CLIENT_SECRET \+ TASTY_REFRESH_TOKEN hold them: correct or unset those variables/);
+    // Unset: the stored login works at once.
+    expect((await run(['balances'], { env: noVars }, [stored])).code).toBe(0);
+  });
+
+  it('logout on a machine without a keychain: a note and exit 0 unless tasty ever kept credentials there', async () => {
+    const first = await run(['logout'], { env: { ...noVars, ...noBus } });
+    expect(first.code).toBe(0);
+    expect(first.stderr).toMatch(/note: the keychain could not be checked/);
+    expect(first.stderr).not.toMatch(/✓/);
+    // Evidence that the keychain holds this environment's credentials (a binding tasty wrote): then it is exit 7.
+    await run(['token']);
+    const st = state();
+    st.keychain = [{ env: 'sandbox', service: f.env.TASTY_KEYCHAIN_SERVICE as string, fp: 'a'.repeat(32), at: new Date().toISOString() } as never];
+    writeFileSync(join(f.dir, 'state.json'), JSON.stringify(st));
+    const second = await run(['logout'], { env: { ...noVars, ...noBus } });
+    expect(second.code).toBe(7);
+    expect(second.stderr).toMatch(/were NOT removed/);
+  });
+
+  it('TASTY_KEYCHAIN_SERVICE with --insecure-storage says it does not apply', async () => {
+    const r = await login({ clientSecret: f.emu.clientSecret, refreshToken: f.emu.refreshToken }, { insecure: true, env: { TASTY_KEYCHAIN_SERVICE: 'tasty-second' } });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/note: TASTY_KEYCHAIN_SERVICE names a keychain entry and does not apply to --insecure-storage/);
+  });
+});

@@ -390,7 +390,12 @@ export class AuthEngine {
 
   private throwIfHeld(state: State, slot: Slot, creds: Credentials): void {
     const r = findRejection(state, slot, creds);
-    if (r) throw new CredentialsRejectedError(slot.env, r.description, { held: true, since: r.at });
+    if (r) throw this.sourced(new CredentialsRejectedError(slot.env, r.description, { held: true, since: r.at, code: r.code }), creds);
+  }
+
+  /** A rejection of credentials from environment variables says so: they outrank stored ones, a login is no cure. */
+  private sourced(e: CredentialsRejectedError, creds: Credentials): CredentialsRejectedError {
+    return creds.source === 'env' ? e.fromVariables(creds.where.replace(/^environment variables /, '')) : e;
   }
 
   /** One grant, one environment: a grant seen working in the other environment is not sent to this one. */
@@ -426,6 +431,7 @@ export class AuthEngine {
         dropTokens(state, theirs);
         dropQuoteTokens(state, theirs); // the grant was revoked: nothing obtained with it is handed out any more
         this.save(state);
+        throw this.sourced(e, creds);
       }
       throw e;
     }

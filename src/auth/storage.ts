@@ -62,9 +62,10 @@ export async function removeSecrets(engine: AuthEngine, dir: string, environment
   }
   let keychainNote: string | undefined;
   await engine.withStateLock((state) => {
-    // An environment's secrets live in one store: when they were in the file and tasty never bound keychain
-    // credentials here, an unreachable keychain holds nothing of this environment as far as tasty knows.
-    if (keychainProblem && fileCreds && !engine.boundIdentity(state, environment)) {
+    // An unreachable keychain "may hold the secrets" only when tasty has put or found credentials there (a keychain
+    // binding in the state file). Without one, tasty has no evidence of any: a note, not a failure (a headless
+    // machine that never had a keychain would otherwise fail every logout).
+    if (keychainProblem && !engine.boundIdentity(state, environment)) {
       keychainNote = keychainProblem;
       keychainProblem = undefined;
     }

@@ -1,5 +1,5 @@
 // tasty login: validate credentials with one live mint, then store them (keychain, or a 0600 file on request).
-import { cleanSecret, ENV_PAIRS, envPairFor, fromEnv } from '../auth/credentials.ts';
+import { cleanSecret, fromEnv } from '../auth/credentials.ts';
 import { decodeRefreshToken, mask } from '../auth/jwt.ts';
 import { grantIdOf } from '../auth/engine.ts';
 import { storedSecretsOf, storeSecrets } from '../auth/storage.ts';
@@ -98,7 +98,12 @@ export default async function login(ctx: Context, opts: LoginOptions): Promise<n
 
   const envCreds = fromEnv(ctx.env, environment).credentials;
   if (envCreds) {
-    out.warn(`note: ${[envPairFor(environment), ...ENV_PAIRS].map((p) => p.join('/')).join(' or ')} are set and take precedence over stored credentials while they are`);
+    out.warn(`note: ${envCreds.where.replace(/^environment variables /, '')} are set and take precedence over the stored credentials while they are`);
+  }
+  if (opts.insecureStorage && ctx.env.TASTY_KEYCHAIN_SERVICE) {
+    out.warn(
+      `note: TASTY_KEYCHAIN_SERVICE names a keychain entry and does not apply to --insecure-storage: the plaintext file holds one set per environment in ${ctx.dir} (use TASTY_CONFIG_DIR for a second one)`,
+    );
   }
 
   // Credentials tastytrade already rejected at this API are not sent again (repeated failed logins earn an IP

@@ -64,7 +64,11 @@ export default async function status(ctx: Context, opts: { all?: boolean }): Pro
       const when = r.rejection.at.replace('T', ' ').slice(0, 19);
       lines.push(
         r.rejection.held === true
-          ? `  ${c.red('✗')} Rejected by tastytrade at ${when} UTC: "${oneLine(r.rejection.description)}". Not resent until you run \`tasty login --env ${r.environment}\`.`
+          ? `  ${c.red('✗')} Rejected by tastytrade at ${when} UTC: "${oneLine(r.rejection.description)}". ${
+              r.source?.kind === 'env'
+                ? `Not resent while ${r.source.where.replace(/^environment variables /, '')} hold them: correct or unset those variables (they outrank stored credentials; a login does not replace them).`
+                : `Not resent; \`tasty login --env ${r.environment}\` with new credentials replaces them.`
+            }`
           : `  ${c.yellow('!')} Cannot tell whether the rejection on record (${when} UTC, "${oneLine(r.rejection.description)}") applies: the credentials could not be read.`,
       );
     }
