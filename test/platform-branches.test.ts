@@ -2,6 +2,7 @@
 // injected: keychain error classification and timeouts, the exit after a keychain timeout, keychain reads inside the
 // state lock, doctor's per-OS advice, Git Bash path rewriting, mintty, ASCII symbols.
 import { rmSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiClient } from '../src/api/client.ts';
 import { AuthEngine } from '../src/auth/engine.ts';
@@ -99,7 +100,7 @@ describe('keychain timeout on macOS with a person at the terminal', () => {
 
   it('a call that never answers (a dialog nobody answers) is a hung KeychainError within the timeout', async () => {
     const t0 = Date.now();
-    const e = await withTimeout(new Promise(() => {}), { ms: 100, name: 'macOS Keychain', op: 'read the credentials', platform: 'darwin' }).catch((x) => x);
+    const e = (await withTimeout(new Promise(() => {}), { ms: 100, name: 'macOS Keychain', op: 'read the credentials', platform: 'darwin' }).catch((x: unknown) => x)) as KeychainStateError;
     expect(e).toBeInstanceOf(KeychainStateError);
     expect(e.state).toBe('hung');
     expect(e.message).toMatch(/within 0.1 s.*dialog may be open/);
@@ -114,6 +115,8 @@ class HungStore extends MemoryStore {
     throw keychainStates.hung('macOS Keychain', 3000, 'read the credentials', 'darwin');
   }
 }
+
+const noTty = () => Object.assign(Readable.from([]), { isTTY: false });
 
 function sink(isTTY = false) {
   const chunks: string[] = [];
@@ -130,7 +133,7 @@ describe('the process ends at once after a keychain timeout', () => {
   it('run() asks to exit with 7 after a hung keychain (the native call may still be waiting), and not after other errors', async () => {
     const exits: number[] = [];
     const err = sink();
-    const io = { env: { TASTY_CONFIG_DIR: dir }, stdout: sink(), stderr: err, stdin: { isTTY: false } as NodeJS.ReadableStream, keychain: async () => new HungStore(), exit: (c: number) => exits.push(c), platform: 'darwin' as const };
+    const io = { env: { TASTY_CONFIG_DIR: dir }, stdout: sink(), stderr: err, stdin: noTty(), keychain: async () => new HungStore(), exit: (c: number) => exits.push(c), platform: 'darwin' as const };
     const code = await run(['node', 'tasty', 'token'], io);
     expect(code).toBe(ExitCode.keychain);
     expect(exits).toEqual([ExitCode.keychain]);
@@ -255,7 +258,7 @@ describe('Windows terminals', () => {
     const dir = tmpDir();
     try {
       const err = sink();
-      const code = await run(['node', 'tasty', 'login', '--env', 'sandbox'], { env: { TASTY_CONFIG_DIR: dir, MSYSTEM: 'MINGW64', TERM_PROGRAM: 'mintty' }, stdout: sink(), stderr: err, stdin: { isTTY: false } as NodeJS.ReadableStream, keychain: async () => new MemoryStore(), platform: 'win32' });
+      const code = await run(['node', 'tasty', 'login', '--env', 'sandbox'], { env: { TASTY_CONFIG_DIR: dir, MSYSTEM: 'MINGW64', TERM_PROGRAM: 'mintty' }, stdout: sink(), stderr: err, stdin: noTty(), keychain: async () => new MemoryStore(), platform: 'win32' });
       expect(code).toBe(ExitCode.usage);
       expect(err.text().match(/winpty/g)).toHaveLength(1);
     } finally {
