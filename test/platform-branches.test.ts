@@ -1,7 +1,7 @@
 // macOS and Windows branches (issue 19) that this Linux machine cannot run natively, driven with the platform
 // injected: keychain error classification and timeouts, the exit after a keychain timeout, keychain reads inside the
 // state lock, doctor's per-OS advice, Git Bash path rewriting, mintty, ASCII symbols.
-import { rmSync } from 'node:fs';
+import { chmodSync, rmSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiClient } from '../src/api/client.ts';
@@ -284,5 +284,60 @@ describe('Windows terminals', () => {
     expect(mk('win32').data).toBe('✓ data\n');
     expect(mk('win32', { WT_SESSION: '1' }).err).toBe('✓ Logged in ✗ no ⚠ stale\n');
     expect(mk('linux').err).toBe('✓ Logged in ✗ no ⚠ stale\n');
+  });
+});
+
+describe('doctor on Windows (the platform injected, the emulator on loopback)', () => {
+  const emu = useEmulator({ environment: 'sandbox' });
+
+  /** A keychain that fails as Credential Manager can, with the text @napi-rs/keyring gives. */
+  class FailingStore extends MemoryStore {
+    override async get(): Promise<StoredSecrets | undefined> {
+      throw keychainFailure('Windows Credential Manager', 'read the credentials', native('Platform secure storage failure: Windows error 0x000006BA'), 'win32');
+    }
+  }
+
+  async function doctor(env: Record<string, string>, keychain: () => Promise<MemoryStore>, platform: NodeJS.Platform = 'win32') {
+    const out = sink();
+    const code = await run(['node', 'tasty', 'doctor', '--json', '--env', 'sandbox'], { env: { TASTY_API_URL: emu.url, ...env }, stdout: out, stderr: sink(), stdin: noTty(), keychain, platform });
+    const doc = JSON.parse(out.text()) as { checks: Array<{ id: string; status: string; cause?: string; fix?: string }> };
+    return { code, store: doc.checks.find((c) => c.id === 'store') };
+  }
+
+  it('a failing Credential Manager is a failed store check, never "reachable" (nor hidden behind a permissions warning)', async () => {
+    const dir = tmpDir();
+    try {
+      const { store } = await doctor({ TASTY_CONFIG_DIR: dir }, async () => new FailingStore());
+      expect(store).toMatchObject({ status: 'fail', cause: 'keychain_unavailable' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('macOS: a keychain that cannot be used is a failure even when the directory is also loose (the warning hid it)', async () => {
+    const dir = tmpDir();
+    try {
+      chmodSync(dir, 0o755);
+      const failing = new (class extends MemoryStore {
+        override async get(): Promise<StoredSecrets | undefined> {
+          throw keychainFailure('macOS Keychain', 'read the credentials', native('User interaction is not allowed.'), 'darwin');
+        }
+      })();
+      const { store } = await doctor({ TASTY_CONFIG_DIR: dir }, async () => failing, 'darwin');
+      expect(store).toMatchObject({ status: 'fail', cause: 'keychain_unavailable' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('TASTY_CONFIG_DIR outside the user profile is a warning; no chmod advice on Windows', async () => {
+    const dir = tmpDir();
+    try {
+      const { store } = await doctor({ TASTY_CONFIG_DIR: dir, USERPROFILE: 'C:\\Users\\ann' }, async () => new MemoryStore());
+      expect(store).toMatchObject({ status: 'warn', cause: 'outside_profile' });
+      expect(store?.fix).not.toMatch(/chmod/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
