@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 // Only commander and small modules load at start-up: --version and --help pay for nothing else.
 import type { Context, GlobalOptions, Io } from './context.ts';
 import { errorCode } from './error-codes.ts';
-import { ApiError, describeError, ExitCode, TastyError } from './errors.ts';
+import { ApiError, describeError, ExitCode, exitsAtOnce, TastyError } from './errors.ts';
 import type { Output } from './output.ts';
 import { ENVIRONMENTS } from './environments.ts';
 import { VERSION } from './version.ts';
@@ -172,6 +172,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
   const state: { ctx?: Context; code: number } = { code: 0 };
   const program = await build(io, state);
   let code: number;
+  let atOnce = false;
   try {
     if (args.length === 0) {
       io.stdout.write(program.helpInformation());
@@ -181,6 +182,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
     code = state.code;
   } catch (e) {
     code = report(e, state.ctx?.out ?? (await errorOutput(io, args)), state.ctx?.command ?? '');
+    atOnce = exitsAtOnce(e);
   } finally {
     try {
       await state.ctx?.cleanup();
@@ -188,6 +190,9 @@ export async function run(argv: string[], io: Io): Promise<number> {
       /* nothing left to do */
     }
   }
+  // A keychain call that timed out may still be waiting in native code (a macOS dialog): setting the exit code would
+  // leave the process alive until someone answers it, so end it now.
+  if (atOnce) io.exit?.(code);
   return code;
 }
 
@@ -249,6 +254,17 @@ export async function main(): Promise<void> {
     onInterrupt: (cb) => {
       handlers.add(cb);
       return () => handlers.delete(cb);
+    },
+    // Let stdout and stderr drain (pipes are asynchronous on Windows), then end the process.
+    exit: (code) => {
+      process.exitCode = code;
+      let pending = 2;
+      const done = () => {
+        if (--pending === 0) process.exit(code);
+      };
+      process.stdout.write('', done);
+      process.stderr.write('', done);
+      setTimeout(() => process.exit(code), 500).unref();
     },
   };
   process.on('SIGINT', () => {

@@ -86,23 +86,40 @@ const sleepSync = (ms: number) => {
 /** Backoff of a rename refused on Windows (about 1.1 s in all). */
 export const WIN_RENAME_DELAYS_MS = [5, 10, 20, 40, 80, 160, 320, 500];
 
+/** Windows' answers for a file another process holds open (or that is being deleted while open). */
+export const WIN_BUSY_CODES = ['EPERM', 'EACCES', 'EBUSY'];
+
+export interface BusyOps {
+  platform: NodeJS.Platform;
+  sleep: (ms: number) => void;
+}
+
+const realBusyOps: BusyOps = { platform: process.platform, sleep: sleepSync };
+
+/**
+ * Run a file operation; on Windows retry it while another process holds the file (EPERM/EACCES/EBUSY) with a bounded
+ * backoff (about a second), elsewhere once. Readers and writers of state.json hold it for microseconds.
+ */
+export function retryWhileBusy<T>(fn: () => T, o: BusyOps = realBusyOps): T {
+  const delays = o.platform === 'win32' ? WIN_RENAME_DELAYS_MS : [];
+  for (let i = 0; ; i++) {
+    try {
+      return fn();
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? '';
+      const delay = delays[i];
+      if (delay === undefined || !WIN_BUSY_CODES.includes(code)) throw e;
+      o.sleep(delay);
+    }
+  }
+}
+
 /**
  * Rename over an existing file. On Windows, MoveFileExW(REPLACE_EXISTING) refuses a target that another process has
  * open (EPERM/EACCES/EBUSY): readers of state.json hold it for microseconds, so retry with a bounded backoff there.
  */
 export function renameWithRetry(from: string, to: string, o: RenameOps = { platform: process.platform, rename: fs.renameSync, sleep: sleepSync }): void {
-  const delays = o.platform === 'win32' ? WIN_RENAME_DELAYS_MS : [];
-  for (let i = 0; ; i++) {
-    try {
-      o.rename(from, to);
-      return;
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code ?? '';
-      const delay = delays[i];
-      if (delay === undefined || !['EPERM', 'EACCES', 'EBUSY'].includes(code)) throw e;
-      o.sleep(delay);
-    }
-  }
+  retryWhileBusy(() => o.rename(from, to), o);
 }
 
 /** Remove temp files a killed writer left beside `path` (its pid is gone). Writes only: never on the hot path. */

@@ -44,6 +44,19 @@ export interface Io {
   onInterrupt?: (cb: () => void) => () => void;
   /** The prompt layer; defaults to @inquirer/prompts on the terminal. Injected by unit tests. */
   prompter?: import('./prompt.ts').Prompter;
+  /** The OS; injected by unit tests to run the macOS and Windows branches. */
+  platform?: NodeJS.Platform;
+  /** End the process now with this code (after a keychain timeout, whose native call may still be waiting). */
+  exit?: (code: number) => void;
+}
+
+/**
+ * Windows: Git Bash's terminal (mintty) talks to Windows programs through pipes, so it is not a console to them and
+ * nothing can prompt there. Said in the one error that needs a terminal.
+ */
+export function minttyHint(env: Env, platform: NodeJS.Platform): string | undefined {
+  if (platform !== 'win32' || (env.TERM_PROGRAM !== 'mintty' && !env.MSYSTEM)) return undefined;
+  return "Git Bash's window (mintty) is not a console to Windows programs, so tasty cannot prompt there: run it as `winpty tasty …`, or use Windows Terminal";
 }
 
 /** Commands whose stdout feeds another program: they never add notes to stderr. */
@@ -59,6 +72,7 @@ export class Context {
   readonly dir: string;
   readonly version = VERSION;
   readonly now: () => number;
+  readonly platform: NodeJS.Platform;
   private cfg: UserConfig | undefined;
   private readonly clients = new Map<string, ApiClient>();
   private readonly cleanups: Array<() => Promise<void> | void> = [];
@@ -69,7 +83,9 @@ export class Context {
     this.globals = globals;
     this.command = command;
     this.now = io.now ?? Date.now;
+    this.platform = io.platform ?? process.platform;
     this.out = new Output({
+      platform: this.platform,
       json: globals.json === true,
       quiet: globals.quiet === true,
       color: globals.color,
@@ -160,7 +176,17 @@ export class Context {
         client: (e) => this.client(e),
         api: (e) => this.baseUrl(e).baseUrl,
         keychainService: () => this.keychainService(),
-        keychain: this.io.keychain ?? (async () => new (await import('./auth/keychain.ts')).KeychainStore({ service: this.keychainService(), env: this.env })),
+        keychain:
+          this.io.keychain ??
+          (async () =>
+            new (await import('./auth/keychain.ts')).KeychainStore({
+              service: this.keychainService(),
+              env: this.env,
+              // A person at the terminal can answer a macOS keychain dialog: wait for it, and say it may be open.
+              platform: this.platform,
+              interactive: this.canPrompt(),
+              note: (m) => this.out.warn(m),
+            })),
         warn: (m) => this.out.warn(m),
         notice: (m) => {
           if (this.notesWanted()) this.out.note(m);
@@ -171,6 +197,12 @@ export class Context {
       });
     })();
     return this.authP;
+  }
+
+  /** The hint of an error that needed a terminal, with the mintty way out where it applies. */
+  noTerminalHint(hint: string): string {
+    const m = minttyHint(this.env, this.platform);
+    return m ? `${hint}; ${m}` : hint;
   }
 
   /** True when a person is at the terminal: prompts are possible. */

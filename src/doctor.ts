@@ -6,7 +6,7 @@ import { describeEnvironment } from './auth/storage.ts';
 import { type Environment, environmentClass } from './config.ts';
 import type { Context } from './context.ts';
 import type { ApiClient } from './api/client.ts';
-import { ApiError, CredentialsRejectedError, GRANTS_URL, rejectionAdvice, TastyError, UsageError } from './errors.ts';
+import { ApiError, CredentialsRejectedError, GRANTS_URL, rejectionAdvice, TastyError, tlsHint, UsageError } from './errors.ts';
 import { oneLine, sanitize } from './output.ts';
 import { mask } from './auth/jwt.ts';
 
@@ -47,6 +47,36 @@ export function modeIssue(path: string, want: number, platform: NodeJS.Platform 
   } catch {
     return undefined;
   }
+}
+
+/** A problem from the credential store that is the keychain's (every OS's name for it). */
+export function keychainProblemOf(problems: readonly string[]): string | undefined {
+  return problems.find((p) => /keychain|Secret Service|keyring|Credential Manager/i.test(p));
+}
+
+/** How to fix the system clock, per OS. */
+export function clockFix(platform: NodeJS.Platform = process.platform): string {
+  const how =
+    platform === 'darwin'
+      ? 'System Settings > General > Date & Time > "Set time and date automatically", or `sudo sntp -sS time.apple.com`'
+      : platform === 'win32'
+        ? 'Settings > Time & language > Date & time > "Sync now", or `w32tm /resync` in an administrator prompt'
+        : '`timedatectl set-ntp true`, or your distribution\'s NTP service';
+  return `sync the system clock (${how}): token expiry is computed from it`;
+}
+
+/**
+ * Windows: file modes mean nothing there (libuv reports 0o666); the secrets are private because the profile
+ * folder's ACL admits only its user. A TASTY_CONFIG_DIR outside the profile may be readable by others.
+ */
+export function profileIssue(dir: string, env: Record<string, string | undefined>, platform: NodeJS.Platform = process.platform): string | undefined {
+  if (platform !== 'win32' || !env.TASTY_CONFIG_DIR) return undefined;
+  const profile = env.USERPROFILE;
+  if (!profile) return undefined;
+  const norm = (p: string) => p.replace(/\//g, '\\').replace(/\\+$/, '').toLowerCase();
+  const d = norm(dir);
+  const root = norm(profile);
+  return d === root || d.startsWith(`${root}\\`) ? undefined : `TASTY_CONFIG_DIR (${dir}) is outside your user profile (${profile}), whose permissions keep files private on Windows`;
 }
 
 export async function diagnose(ctx: Context, environment: Environment, opts: { force?: boolean; showAccounts?: boolean }): Promise<Diagnosis> {
@@ -91,7 +121,7 @@ export async function diagnose(ctx: Context, environment: Environment, opts: { f
   // Certificate checks switched off: anything on the path can read the secrets. Node warns only once a TLS
   // connection is made; doctor says it up front.
   if (ctx.env.NODE_TLS_REJECT_UNAUTHORIZED === '0') {
-    add({ id: 'tls_verification', title: 'TLS verification', status: 'fail', summary: 'NODE_TLS_REJECT_UNAUTHORIZED=0 turns off certificate checks: anything on the network path can read your secrets and tokens', fix: 'unset NODE_TLS_REJECT_UNAUTHORIZED; for a TLS-inspecting proxy, set NODE_EXTRA_CA_CERTS to its CA certificate instead', cause: 'tls_verification_off' });
+    add({ id: 'tls_verification', title: 'TLS verification', status: 'fail', summary: 'NODE_TLS_REJECT_UNAUTHORIZED=0 turns off certificate checks: anything on the network path can read your secrets and tokens', fix: `unset NODE_TLS_REJECT_UNAUTHORIZED; ${tlsHint(ctx.platform).replace('if that is expected, ', 'if that is expected, instead ')}`, cause: 'tls_verification_off' });
   }
 
   // 2. Credential store, 3. Credentials, 4. Held rejection (all offline)
@@ -100,16 +130,20 @@ export async function diagnose(ctx: Context, environment: Environment, opts: { f
   // Every secret in play is known to the redactor before anything is printed (a stored rejection may echo one).
   ctx.out.addSecret(st.credentials?.clientSecret);
   ctx.out.addSecret(st.credentials?.refreshToken);
-  const chmods = [modeIssue(ctx.dir, 0o700), st.source?.kind === 'file' ? modeIssue(credentialsPath(ctx.dir), 0o600) : undefined, modeIssue(`${ctx.dir}/state.json`, 0o600)].filter(
+  const chmods = [modeIssue(ctx.dir, 0o700, ctx.platform), st.source?.kind === 'file' ? modeIssue(credentialsPath(ctx.dir), 0o600, ctx.platform) : undefined, modeIssue(`${ctx.dir}/state.json`, 0o600, ctx.platform)].filter(
     (x): x is string => !!x,
   );
-  const keychainProblem = st.problems.find((p) => /keychain|Secret Service|keyring/i.test(p));
+  const keychainProblem = keychainProblemOf(st.problems);
+  const placement = profileIssue(ctx.dir, ctx.env, ctx.platform);
   if (st.source?.kind === 'file') {
     add({ id: 'store', title: 'Credential store', status: 'warn', summary: `plaintext file ${st.source.where}`, detail: 'secrets are readable by anything running as you', fix: [...chmods, 'prefer the keychain: `tasty login` without --insecure-storage'].join('; '), cause: 'insecure_storage' });
+  } else if (keychainProblem && !st.source) {
+    // An unusable keychain is a failure, never hidden behind a permissions warning.
+    add({ id: 'store', title: 'Credential store', status: 'fail', summary: oneLine(keychainProblem), fix: 'use `tasty login --insecure-storage`, or set TASTY_CLIENT_SECRET and TASTY_REFRESH_TOKEN', cause: 'keychain_unavailable' });
   } else if (chmods.length) {
     add({ id: 'store', title: 'Credential store', status: 'warn', summary: `${st.source?.where ?? 'no stored credentials'}; loose permissions`, fix: chmods.join('; '), cause: 'loose_permissions' });
-  } else if (keychainProblem && !st.source) {
-    add({ id: 'store', title: 'Credential store', status: 'fail', summary: oneLine(keychainProblem), fix: 'use `tasty login --insecure-storage`, or set TASTY_CLIENT_SECRET and TASTY_REFRESH_TOKEN', cause: 'keychain_unavailable' });
+  } else if (placement) {
+    add({ id: 'store', title: 'Credential store', status: 'warn', summary: `${st.source?.where ?? 'no stored credentials'}; ${placement}`, fix: 'point TASTY_CONFIG_DIR at a folder inside your profile (or unset it), or restrict that folder to your user', cause: 'outside_profile' });
   } else {
     add({ id: 'store', title: 'Credential store', status: 'ok', summary: st.source ? (st.source.kind === 'env' ? st.source.where : `the ${st.source.where}`) : 'reachable; nothing stored for this environment' });
   }
@@ -202,7 +236,7 @@ export async function diagnose(ctx: Context, environment: Environment, opts: { f
     } else if (r.failure === 'reset') {
       add({ id: 'connection', title: 'Connection', status: 'fail', summary: `connection reset during the ${r.stage === 'tcp' ? 'connect' : 'TLS handshake'}`, fix: 'a proxy or firewall is cutting the connection; try another network', cause: 'reset' });
     } else if (r.failure === 'tls') {
-      add({ id: 'connection', title: 'Connection', status: 'fail', summary: `TLS certificate problem (${r.code})`, fix: 'something intercepts TLS (corporate proxy, antivirus); set NODE_EXTRA_CA_CERTS to its CA if that is expected', cause: 'tls' });
+      add({ id: 'connection', title: 'Connection', status: 'fail', summary: `TLS certificate problem (${r.code})`, fix: tlsHint(ctx.platform), cause: 'tls' });
     } else {
       add({ id: 'connection', title: 'Connection', status: 'fail', summary: `cannot connect (${r.code})`, fix: 'check your network connection', cause: r.failure ?? 'network' });
     }
@@ -218,7 +252,7 @@ export async function diagnose(ctx: Context, environment: Environment, opts: { f
       const date = Date.parse(String(r.headers.date ?? ''));
       const skew = Number.isNaN(date) ? undefined : Math.round((date - ctx.now()) / 1000);
       if (skew !== undefined && Math.abs(skew) > 120) {
-        add({ id: 'http', title: 'HTTP', status: 'warn', summary: `answered ${r.status} in ${r.durationMs} ms; your clock is off by ${skew > 0 ? '' : '+'}${-skew} s`, fix: 'sync the system clock (timedatectl set-ntp true): token expiry is computed from it', cause: 'clock_skew' });
+        add({ id: 'http', title: 'HTTP', status: 'warn', summary: `answered ${r.status} in ${r.durationMs} ms; your clock is off by ${skew > 0 ? '' : '+'}${-skew} s`, fix: clockFix(ctx.platform), cause: 'clock_skew' });
       } else add({ id: 'http', title: 'HTTP', status: 'ok', summary: `answered ${r.status} in ${r.durationMs} ms${skew !== undefined ? `, clock skew ${skew} s` : ''}` });
     } catch (e) {
       const te = e instanceof TastyError ? e : undefined;

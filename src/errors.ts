@@ -166,6 +166,25 @@ export class KeychainError extends TastyError {
   }
 }
 
+/**
+ * The cure for a TLS certificate failure (something intercepts TLS). On macOS and Windows the interception CA is
+ * usually in the system store already, which recent Node releases read with NODE_USE_SYSTEM_CA=1: the easy fix there.
+ */
+export function tlsHint(platform: NodeJS.Platform = process.platform): string {
+  const base = 'something is intercepting TLS (a corporate proxy or antivirus)';
+  return platform === 'darwin' || platform === 'win32'
+    ? `${base}; if that is expected, set NODE_USE_SYSTEM_CA=1 to trust the CAs your system trusts (recent Node 22 releases and later), or NODE_EXTRA_CA_CERTS to its CA certificate`
+    : `${base}; set NODE_EXTRA_CA_CERTS to its CA certificate if that is expected`;
+}
+
+/**
+ * A keychain call that timed out (state "hung"): the native call cannot be cancelled and may still be waiting (a
+ * macOS dialog), which would keep the process alive after the error. The CLI exits at once after it.
+ */
+export function exitsAtOnce(e: unknown): boolean {
+  return e instanceof KeychainError && (e as { state?: unknown }).state === 'hung';
+}
+
 /** The config directory cannot hold the state (full disk, read-only, not a directory): nothing is sent. */
 export class StateDirError extends TastyError {
   constructor(message: string, error?: unknown) {

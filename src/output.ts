@@ -18,6 +18,32 @@ export interface OutputOptions {
   env: Env;
   stdout: Stream;
   stderr: Stream;
+  /** Injected by tests; the running OS otherwise (Windows consoles may lack ✓ ✗ ⚠). */
+  platform?: NodeJS.Platform;
+}
+
+/**
+ * Can the console show ✓ ✗ ⚠? Everywhere but Windows, yes; on Windows only in terminals known to (Windows Terminal,
+ * VS Code, ConEmu/Cmder, JetBrains, mintty and others that set TERM), not in the legacy console host's code pages.
+ */
+export function unicodeSupported(env: Env, platform: NodeJS.Platform = process.platform): boolean {
+  if (platform !== 'win32') return true;
+  return (
+    !!env.WT_SESSION ||
+    !!env.TERMINUS_SUBLIME ||
+    env.ConEmuTask === '{cmd::Cmder}' ||
+    env.TERM_PROGRAM === 'vscode' ||
+    env.TERM_PROGRAM === 'Terminus-Sublime' ||
+    env.TERMINAL_EMULATOR === 'JetBrains-JediTerm' ||
+    /^(xterm-256color|alacritty|rxvt-unicode(-256color)?)$/.test(env.TERM ?? '')
+  );
+}
+
+const ASCII_SYMBOLS: Record<string, string> = { '✓': '+', '✗': 'x', '⚠': '!' };
+
+/** Human text for a console without those symbols: each replaced by ASCII. */
+export function asciiSymbols(s: string): string {
+  return s.replace(/[✓✗⚠]/g, (c) => ASCII_SYMBOLS[c] ?? c);
 }
 
 // C0 controls except tab/newline, DEL, C1 controls (ESC included: it starts every terminal escape sequence).
@@ -98,6 +124,8 @@ export class Output {
   readonly c: ChalkInstance;
   readonly ec: ChalkInstance; // for stderr
   readonly interactive: boolean;
+  /** The console cannot show ✓ ✗ ⚠ (legacy Windows console): human text gets ASCII instead. */
+  readonly ascii: boolean;
   private readonly secrets = new Set<string>();
   /** True once the one JSON document of a --json run is on stdout. */
   documented = false;
@@ -117,6 +145,7 @@ export class Output {
     this.ec = new Chalk({ level: this.errColor ? 1 : 0 });
     const ci = o.env.CI !== undefined && o.env.CI !== '' && o.env.CI !== 'false';
     this.interactive = o.stderr.isTTY === true && !ci && !o.json;
+    this.ascii = !unicodeSupported(o.env, o.platform);
   }
 
   /** Register a secret (any length): it is redacted from everything written, stdout included. */
@@ -134,7 +163,9 @@ export class Output {
    * sanitiser only where colour is on.
    */
   private write(stream: Stream, text: string, keepSgr: boolean, paint: (s: string) => string = (x) => x): void {
-    stream.write(`${sanitize(paint(this.redact(text, stream !== this.stdout)), { keepSgr })}\n`);
+    // (Bytes for another program, stdout into a pipe or file, are never rewritten.)
+    const human = this.ascii && (stream !== this.stdout || stream.isTTY === true) ? asciiSymbols(text) : text;
+    stream.write(`${sanitize(paint(this.redact(human, stream !== this.stdout)), { keepSgr })}\n`);
   }
 
   /** Data on stdout (sanitised and redacted like everything else). */

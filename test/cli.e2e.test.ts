@@ -1,8 +1,9 @@
 // End-to-end: the built binary's program, global options, usage errors and environment selection.
-import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT, runTasty, tmpDir, useFixture } from './helpers.ts';
+import { expectMode } from './platforms.ts';
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
 const f = useFixture({}, { once: true });
@@ -69,8 +70,8 @@ describe('config dir', () => {
       env: { ...f.env, TASTY_CONFIG_DIR: dir },
     });
     expect(r.code).toBe(0);
-    expect((statSync(dir).mode & 0o777).toString(8)).toBe('700');
-    expect((statSync(join(dir, 'state.json')).mode & 0o777).toString(8)).toBe('600');
+    expectMode(dir, '700');
+    expectMode(join(dir, 'state.json'), '600');
   });
 
   it('an existing directory others can read is tightened to 0700 on the first write', async () => {
@@ -79,6 +80,6 @@ describe('config dir', () => {
     chmodSync(dir, 0o755);
     const r = await runTasty(['token'], { env: { ...f.env, TASTY_CONFIG_DIR: dir } });
     expect(r.code).toBe(0);
-    expect((statSync(dir).mode & 0o777).toString(8)).toBe('700');
+    expectMode(dir, '700');
   });
 });

@@ -1,6 +1,6 @@
 // Unit tests of the auth engine: resolution order, trimming, fingerprints, expiry arithmetic, state recovery, guard.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiClient } from '../src/api/client.ts';
@@ -11,6 +11,7 @@ import { emptyState, identity, readState, reuseMarginMs, STATE_FILE } from '../s
 import { CredentialsRejectedError, ExitCode, NotLoggedInError, type TastyError } from '../src/errors.ts';
 import { makeRefreshToken } from './emulator/emulator.ts';
 import { MemoryStore, tmpDir, useEmulator } from './helpers.ts';
+import { expectMode } from './platforms.ts';
 
 
 const emu = useEmulator({ environment: 'sandbox' });
@@ -76,7 +77,7 @@ describe('credential sources', () => {
     const f = await engine().credentials('sandbox');
     expect(f).toMatchObject({ source: 'file', clientSecret: 'file-secret' });
     expect(f?.where).toBe(join(dir, 'credentials.json'));
-    expect((statSync(join(dir, 'credentials.json')).mode & 0o777).toString(8)).toBe('600');
+    expectMode(join(dir, 'credentials.json'), '600');
     const e = await engine(envCreds()).credentials('sandbox');
     expect(e?.source).toBe('env');
     expect(fromFile(dir, 'production')).toBeUndefined();
@@ -140,7 +141,7 @@ describe('token cache', () => {
     const text = readFileSync(join(dir, STATE_FILE), 'utf8');
     expect(text).not.toContain(emu.refreshToken);
     expect(text).not.toContain(emu.clientSecret);
-    expect((statSync(join(dir, STATE_FILE)).mode & 0o777).toString(8)).toBe('600');
+    expectMode(join(dir, STATE_FILE), '600');
     const again = await engine().getToken('sandbox');
     expect(again.minted).toBe(false);
     expect(keychainLoads).toBe(1); // hot path: the keychain was not even loaded

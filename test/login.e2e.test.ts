@@ -1,6 +1,6 @@
 // login / logout / status / env end to end: the real keychain in CI (gnome-keyring), the file store everywhere.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { run } from '../src/cli.ts';
 import type { Prompter } from '../src/prompt.ts';
 import { makeRefreshToken } from './emulator/emulator.ts';
 import { KEYRING_REQUIRED, KEYRING_SESSION, MemoryStore, useFixture } from './helpers.ts';
+import { expectMode } from './platforms.ts';
 
 const keychainAvailable = KEYRING_SESSION;
 const keychainRequired = KEYRING_REQUIRED;
@@ -33,7 +34,7 @@ describe('login --stdin --insecure-storage (file store)', () => {
     expect(r.stderr).toMatch(/✓ Logged in to sandbox as Ada Lovelace \(2 accounts\)\. Secrets stored in plaintext in .*credentials\.json \(mode 0600\)\./);
     expect(r.stderr).toMatch(/Refresh token: grant G[0-9a-f]+, client .{4}….{4}, scopes read trade, issued \d{4}-\d\d-\d\d/);
     const file = join(f.dir, 'credentials.json');
-    expect((statSync(file).mode & 0o777).toString(8)).toBe('600');
+    expectMode(file, '600');
     expect(f.emu.mints).toBe(1);
 
     const st = await f.run(['status', '--json']);

@@ -1,12 +1,13 @@
 // Reliability under load, crashes, faults and a hostile server: nothing lost, nothing leaked, no IP block earned.
 // Each test prints its figures (runs, faults, requests counted) for the README's "Reliability" section.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { STATE_VERSION } from '../src/auth/state.ts';
 import type { Fault, FaultTarget } from './emulator/emulator.ts';
 import { baseEnv, BIN, KEYRING_SESSION, useFixture } from './helpers.ts';
+import { expectMode } from './platforms.ts';
 
 const f = useFixture();
 
@@ -221,8 +222,8 @@ describe('hostile server', () => {
     expect(await run('login --stdin --insecure-storage', `${f.emu.clientSecret}\n${f.emu.refreshToken}\n`)).toBe(0);
     expect(await run('env use sandbox')).toBe(0);
     expect(await run('accounts use 5WX01234')).toBe(0);
-    expect((statSync(f.dir).mode & 0o777).toString(8)).toBe('700');
-    for (const name of readdirSync(f.dir)) expect(`${name} ${(statSync(join(f.dir, name)).mode & 0o777).toString(8)}`).toBe(`${name} 600`);
+    expectMode(f.dir, '700');
+    for (const name of readdirSync(f.dir)) expectMode(join(f.dir, name), '600');
     expect(readdirSync(f.dir).sort()).toEqual(['config.json', 'credentials.json', 'state.json']);
   });
 });

@@ -1,7 +1,7 @@
 // The API client: the only module that speaks HTTP. Built on undici (loaded lazily).
 import type { Dispatcher } from 'undici';
 import { type Env, isLoopbackHost } from '../config.ts';
-import { ApiError, apiFailure, CredentialsRejectedError, IP_BLOCK_HINT, TastyError, UnreachableError, UsageError } from '../errors.ts';
+import { ApiError, apiFailure, CredentialsRejectedError, IP_BLOCK_HINT, TastyError, tlsHint, UnreachableError, UsageError } from '../errors.ts';
 import { cleanServerText, oneLine } from '../output.ts';
 
 export interface RetryPolicy {
@@ -212,7 +212,7 @@ export function networkError(e: unknown, host: string, timeoutMs: number, proxy?
     return new UnreachableError(`connection to ${host} was reset`, 'reset', 'a proxy or firewall may be cutting the connection; try again', e);
   }
   if (TLS_CODE_RE.test(code)) {
-    return new UnreachableError(`TLS failure talking to ${host} (${code})`, 'tls', 'something is intercepting TLS (a corporate proxy or antivirus); set NODE_EXTRA_CA_CERTS if that is expected', e);
+    return new UnreachableError(`TLS failure talking to ${host} (${code})`, 'tls', tlsHint(), e);
   }
   if (code === 'ENETUNREACH' || code === 'EHOSTUNREACH') {
     return new UnreachableError(`network unreachable for ${host} (${code})`, 'network', 'check your network connection', e);

@@ -77,6 +77,9 @@ export interface TokenResult {
 
 export const LOCK_FILE = 'state.lock';
 
+/** The longest a keychain read may take (a macOS dialog a person answers; KEYCHAIN_DIALOG_TIMEOUT_MS). */
+const KEYCHAIN_READ_ALLOWANCE_MS = 60_000;
+
 /** The life tastytrade gives an access token (expires_in), assumed until a mint says otherwise. */
 export const DEFAULT_TOKEN_LIFETIME_MS = 900_000;
 
@@ -210,32 +213,78 @@ export class AuthEngine {
       this.d.secret?.(hot.accessToken);
       return { token: hot, minted: false };
     }
-    const creds = cheap ? this.register(cheap) : await this.credentials(environment);
+    if (!cheap) return this.keychainToken(environment, hotFp, o);
+    const creds = this.register(cheap);
+    return this.tokenFor(environment, creds, state, o);
+  }
+
+  /**
+   * Keychain credentials: read INSIDE the state lock, so any number of processes that miss the cache at once read
+   * the keychain once between them (one macOS "node wants to use your confidential information" dialog, not N).
+   * A waiter that gets the lock after another minted finds the token by the keychain binding, as the hot path does.
+   * The lock names the identity the keychain was last bound to (the credentials about to be sent, unless the
+   * keychain changed behind tasty's back), and is held longer by the time a keychain dialog may take.
+   */
+  private async keychainToken(environment: Environment, boundFp: string | undefined, o: { minValidityMs?: number; replacing?: string }): Promise<TokenResult> {
+    const api = this.d.api(environment);
+    let creds: Credentials | undefined;
+    const r = await this.withStateLock(
+      async (st): Promise<TokenResult | undefined> => {
+        const fp = this.hotIdentity(st, environment, undefined);
+        const done = fp ? findToken(st, { env: environment, api, fp }) : undefined;
+        if (this.usable(done, o.minValidityMs) && done.accessToken !== o.replacing) {
+          this.d.secret?.(done.accessToken);
+          return { token: done, minted: false };
+        }
+        creds = await this.credentials(environment);
+        if (!creds) throw new NotLoggedInError(environment);
+        const slot = this.slot(st, environment, creds);
+        this.throwIfHeld(st, slot, creds);
+        // Cooling down after a failed mint, or these credentials are not the bound ones: settled outside the lock.
+        if (this.coolingDown(slot.fp) || slot.fp !== boundFp) return undefined;
+        return this.mintOrReuse(st, environment, creds, o);
+      },
+      boundFp,
+      this.holdMs() + KEYCHAIN_READ_ALLOWANCE_MS,
+    );
+    if (r) return r;
     if (!creds) throw new NotLoggedInError(environment);
+    return this.tokenFor(environment, creds, this.state(), o);
+  }
+
+  private coolingDown(fp: string): boolean {
+    const failed = this.lastMintFailure;
+    return !!failed && failed.fp === fp && this.d.now() - failed.at < this.mintCooldownMs;
+  }
+
+  /** A token of these (already read) credentials: the cooldown rule, then a mint under the lock unless one was made. */
+  private async tokenFor(environment: Environment, creds: Credentials, state: State, o: { minValidityMs?: number; replacing?: string }): Promise<TokenResult> {
     const slot = this.slot(state, environment, creds);
     this.throwIfHeld(state, slot, creds);
     const failed = this.lastMintFailure;
-    if (failed && failed.fp === slot.fp && this.d.now() - failed.at < this.mintCooldownMs) {
+    if (failed && this.coolingDown(slot.fp)) {
       // Cooling down after a failed mint: use what is left of the cached token, else fail without a request.
       const left = findToken(this.state(), slot);
       if (left && remainingMs(left, this.d.now()) > 0 && left.accessToken !== o.replacing) return { token: left, minted: false };
       throw failed.error;
     }
+    return this.withStateLock((st) => this.mintOrReuse(st, environment, creds, o), slot.fp);
+  }
 
-    return this.withStateLock(async (st) => {
-      const s = this.slot(st, environment, creds);
-      const rebound = this.bind(st, environment, creds, s.fp);
-      // Someone may have minted while we waited for the lock.
-      const fresh = findToken(st, s);
-      if (this.usable(fresh, o.minValidityMs) && fresh.accessToken !== o.replacing) {
-        if (rebound) this.save(st);
-        this.d.secret?.(fresh.accessToken);
-        return { token: fresh, minted: false, credentials: creds };
-      }
-      this.throwIfHeld(st, s, creds);
-      const token = await this.mintLocked(environment, creds, st, s);
-      return { token, minted: true, credentials: creds };
-    }, slot.fp);
+  /** With the lock held: a token someone minted while we waited, else a mint. */
+  private async mintOrReuse(st: State, environment: Environment, creds: Credentials, o: { minValidityMs?: number; replacing?: string }): Promise<TokenResult> {
+    const s = this.slot(st, environment, creds);
+    const rebound = this.bind(st, environment, creds, s.fp);
+    // Someone may have minted while we waited for the lock.
+    const fresh = findToken(st, s);
+    if (this.usable(fresh, o.minValidityMs) && fresh.accessToken !== o.replacing) {
+      if (rebound) this.save(st);
+      this.d.secret?.(fresh.accessToken);
+      return { token: fresh, minted: false, credentials: creds };
+    }
+    this.throwIfHeld(st, s, creds);
+    const token = await this.mintLocked(environment, creds, st, s);
+    return { token, minted: true, credentials: creds };
   }
 
   /**

@@ -6,6 +6,21 @@ import { KeychainError } from '../errors.ts';
 
 export const KEYCHAIN_SERVICE = 'tasty';
 export const KEYCHAIN_TIMEOUT_MS = 3_000;
+/**
+ * macOS with a person at the terminal: after a Node upgrade the Keychain asks "node wants to use your confidential
+ * information" and waits for a click, so the wait is long enough to answer it.
+ */
+export const KEYCHAIN_DIALOG_TIMEOUT_MS = 60_000;
+/** After this long without an answer on macOS at a terminal, say that a dialog may be open. */
+export const KEYCHAIN_DIALOG_NOTE_MS = 1_500;
+
+/** How long a keychain call may take: long on macOS when a human can answer a dialog, short elsewhere. */
+export function keychainTimeoutMs(platform: NodeJS.Platform, interactive: boolean): number {
+  return platform === 'darwin' && interactive ? KEYCHAIN_DIALOG_TIMEOUT_MS : KEYCHAIN_TIMEOUT_MS;
+}
+
+export const KEYCHAIN_DIALOG_NOTE =
+  'note: a macOS keychain dialog may be open ("node wants to use your confidential information", asked after a Node upgrade): answer it; "Always Allow" stops it asking again';
 
 export interface StoredSecrets {
   clientSecret: string;
@@ -70,11 +85,33 @@ export const keychainStates = {
       `the Secret Service's default keyring "${collection.replace(/^.*\//, '')}" is locked (no unlock prompt can be shown here)`,
       unlockHint('linux'),
     ),
-  hung: (name: string, ms: number | undefined, op: string) =>
+  hung: (name: string, ms: number | undefined, op: string, platform: NodeJS.Platform = process.platform) =>
     new KeychainStateError(
       'hung',
-      `the ${name} did not answer${ms ? ` within ${ms / 1000} s` : ''} (${op}): it is hung or waiting for an unlock prompt`,
-      `unlock it, or restart it (\`gnome-keyring-daemon --replace\`), and retry; or ${NO_KEYCHAIN_HINT}`,
+      platform === 'darwin'
+        ? `the ${name} did not answer${ms ? ` within ${ms / 1000} s` : ''} (${op}): a keychain dialog may be open (or the keychain is locked)`
+        : `the ${name} did not answer${ms ? ` within ${ms / 1000} s` : ''} (${op}): it is hung or waiting for an unlock prompt`,
+      platform === 'linux'
+        ? `unlock it, or restart it (\`gnome-keyring-daemon --replace\`), and retry; or ${NO_KEYCHAIN_HINT}`
+        : platform === 'darwin'
+          ? `look for a dialog asking to use your confidential information and answer it ("Always Allow"), then retry at a terminal; or ${NO_KEYCHAIN_HINT}`
+          : `retry; if it keeps happening, ${NO_KEYCHAIN_HINT}`,
+    ),
+  /** macOS: errSecInteractionNotAllowed (-25308), the Keychain needs a dialog and none can be shown (cron, SSH, launchd). */
+  noInteraction: (name: string, op: string, e?: unknown) =>
+    new KeychainStateError(
+      'locked',
+      `the ${name} cannot ${op}: "User interaction is not allowed" (it needs a dialog or an unlocked login keychain, and none can be shown here: cron, SSH, launchd)`,
+      `over SSH, unlock it first: \`security unlock-keychain ~/Library/Keychains/login.keychain-db\`; for cron or launchd, set TASTY_CLIENT_SECRET and TASTY_REFRESH_TOKEN or use \`tasty login --insecure-storage\`; at the desktop, run tasty once and answer the dialog with "Always Allow"`,
+      e,
+    ),
+  /** Windows: ERROR_NO_SUCH_LOGON_SESSION (1312): no Credential Manager without an interactive logon (SSH, services). */
+  noLogonSession: (name: string, op: string, e?: unknown) =>
+    new KeychainStateError(
+      'none',
+      `the ${name} cannot ${op}: ERROR_NO_SUCH_LOGON_SESSION (this session has no credential store: SSH with key authentication, a service, or a scheduled task that does not store the password)`,
+      `run tasty from a desktop login, or a scheduled task set to "Run only when user is logged on"; or ${NO_KEYCHAIN_HINT}`,
+      e,
     ),
 };
 
@@ -92,17 +129,19 @@ function describe(e: unknown): string {
  * A failed keychain call, named by state. Order matters: the Secret Service's own errors all mention
  * "Secret Service", so the locked and no-collection ones are recognised before "none is running".
  */
-export function keychainFailure(name: string, op: string, e: unknown): KeychainError {
+export function keychainFailure(name: string, op: string, e: unknown, platform: NodeJS.Platform = process.platform): KeychainError {
   const text = describe(e);
-  if (/did not receive a reply|timed? ?out/i.test(text)) return keychainStates.hung(name, undefined, op);
+  if (/did not receive a reply|timed? ?out/i.test(text)) return keychainStates.hung(name, undefined, op, platform);
+  if (platform === 'darwin' && /user interaction is not allowed|interaction ?not ?allowed|-25308/i.test(text)) return keychainStates.noInteraction(name, op, e);
+  if (platform === 'win32' && /logon session|no.?such.?logon|\b1312\b|0x0*520\b/i.test(text)) return keychainStates.noLogonSession(name, op, e);
   if (/prompt was dismissed|is locked|locked collection|unlock/i.test(text)) {
-    return new KeychainStateError('locked', `the ${name} is locked, so the keychain cannot ${op}: ${text}`, unlockHint(), e);
+    return new KeychainStateError('locked', `the ${name} is locked, so the keychain cannot ${op}: ${text}`, unlockHint(platform), e);
   }
-  if (process.platform === 'linux' && /no result found|no such object|no default collection/i.test(text)) {
+  if (platform === 'linux' && /no result found|no such object|no default collection/i.test(text)) {
     const hint = `create and unlock one: \`${UNLOCK_COMMAND}\`; or ${NO_KEYCHAIN_HINT}`;
     return new KeychainStateError('locked', `the ${name} has no default keyring, so the keychain cannot ${op}: ${text}`, hint, e);
   }
-  if (process.platform === 'linux' && /dbus|secret.?service|org\.freedesktop|no such (interface|name)|autolaunch|platform failure/i.test(text)) {
+  if (platform === 'linux' && /dbus|secret.?service|org\.freedesktop|no such (interface|name)|autolaunch|platform failure/i.test(text)) {
     return new KeychainStateError(
       'none',
       `no Secret Service is running, so the keychain cannot ${op} (headless Linux needs gnome-keyring or KWallet)`,
@@ -116,16 +155,38 @@ export function keychainFailure(name: string, op: string, e: unknown): KeychainE
   return new KeychainError(`the ${name} failed to ${op}: ${text}`, NO_KEYCHAIN_HINT, e);
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, name: string, op: string, ac: AbortController): Promise<T> {
+export interface TimeoutOptions {
+  ms: number;
+  name: string;
+  op: string;
+  platform: NodeJS.Platform;
+  /** Said once when the call is slow (macOS at a terminal: a dialog may be open). */
+  slowNote?: { afterMs: number; say: (msg: string) => void };
+}
+
+/**
+ * A keychain call bounded in time. The native call itself cannot be cancelled: after a timeout it may still be
+ * waiting (a macOS dialog), which is why the CLI exits explicitly after a hung keychain (exitsAtOnce in errors.ts).
+ */
+export function withTimeout<T>(p: Promise<T>, o: TimeoutOptions, ac: AbortController = new AbortController()): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let noteTimer: NodeJS.Timeout | undefined;
   const t = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       ac.abort();
-      reject(keychainStates.hung(name, ms, op));
-    }, ms);
+      reject(keychainStates.hung(o.name, o.ms, o.op, o.platform));
+    }, o.ms);
     timer.unref?.();
   });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+  if (o.slowNote && o.slowNote.afterMs < o.ms) {
+    const say = o.slowNote.say;
+    noteTimer = setTimeout(() => say(KEYCHAIN_DIALOG_NOTE), o.slowNote.afterMs);
+    noteTimer.unref?.();
+  }
+  return Promise.race([p, t]).finally(() => {
+    clearTimeout(timer);
+    clearTimeout(noteTimer);
+  });
 }
 
 export class KeychainStore implements SecretStore {
@@ -133,12 +194,21 @@ export class KeychainStore implements SecretStore {
   private readonly timeoutMs: number;
   private readonly service: string;
   private readonly env: Env;
+  private readonly platform: NodeJS.Platform;
+  private readonly note: ((msg: string) => void) | undefined;
+  private noted = false;
 
-  constructor(o: { timeoutMs?: number; service?: string; env?: Env } = {}) {
-    this.name = keychainName();
-    this.timeoutMs = o.timeoutMs ?? KEYCHAIN_TIMEOUT_MS;
+  /**
+   * `interactive`: a person is at the terminal (macOS: a longer timeout, for a dialog). `note` says, once, that a
+   * dialog may be open when a macOS call is slow.
+   */
+  constructor(o: { timeoutMs?: number; service?: string; env?: Env; platform?: NodeJS.Platform; interactive?: boolean; note?: (msg: string) => void } = {}) {
+    this.platform = o.platform ?? process.platform;
+    this.name = keychainName(this.platform);
+    this.timeoutMs = o.timeoutMs ?? keychainTimeoutMs(this.platform, o.interactive === true);
     this.service = o.service ?? KEYCHAIN_SERVICE;
     this.env = o.env ?? process.env;
+    this.note = this.platform === 'darwin' && o.interactive === true ? o.note : undefined;
   }
 
   /**
@@ -146,13 +216,13 @@ export class KeychainStore implements SecretStore {
    * module reports a locked or missing keyring only when asked to write); elsewhere a read of the entry.
    */
   async probe(): Promise<void> {
-    if (process.platform === 'linux') {
+    if (this.platform === 'linux') {
       const { probeSecretService } = await import('./secret-service.ts');
       const s = await probeSecretService(this.env, this.timeoutMs);
       if (s.state === 'none') throw keychainStates.none(s.detail);
       if (s.state === 'no-default') throw keychainStates.noDefault(s.detail);
       if (s.state === 'locked') throw keychainStates.locked(s.collection);
-      if (s.state === 'hung') throw keychainStates.hung(this.name, this.timeoutMs, 'looking for its default keyring');
+      if (s.state === 'hung') throw keychainStates.hung(this.name, this.timeoutMs, 'looking for its default keyring', 'linux');
     }
     await this.run('production', 'read the credentials', (e, signal) => e.getPassword(signal));
   }
@@ -171,10 +241,22 @@ export class KeychainStore implements SecretStore {
         return await fn(entry, ac.signal);
       } catch (e) {
         if (e instanceof KeychainError) throw e;
-        throw keychainFailure(this.name, op, e);
+        throw keychainFailure(this.name, op, e, this.platform);
       }
     })();
-    return withTimeout(work, this.timeoutMs, this.name, op, ac);
+    const note = this.note;
+    const slowNote =
+      note && !this.noted
+        ? {
+            afterMs: KEYCHAIN_DIALOG_NOTE_MS,
+            say: (m: string) => {
+              if (this.noted) return;
+              this.noted = true;
+              note(m);
+            },
+          }
+        : undefined;
+    return withTimeout(work, { ms: this.timeoutMs, name: this.name, op, platform: this.platform, slowNote }, ac);
   }
 
   async get(environment: Environment): Promise<StoredSecrets | undefined> {
@@ -203,3 +285,4 @@ export class KeychainStore implements SecretStore {
     return this.run(environment, 'delete the credentials', (e, signal) => e.deleteCredential(signal));
   }
 }
+

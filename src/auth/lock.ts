@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
-import { ensureDir } from '../config.ts';
+import { ensureDir, WIN_BUSY_CODES } from '../config.ts';
 import { ExitCode, stateDirError, TastyError } from '../errors.ts';
 
 export interface LockOptions {
@@ -19,7 +19,18 @@ export interface LockOptions {
   fp?: string;
   pollMs?: number;
   now?: () => number;
+  /** Injected by unit tests to run the Windows branch. */
+  platform?: NodeJS.Platform;
+  /** fs.openSync, injectable so a unit test can refuse an open as Windows does. */
+  open?: (path: string, flags: number, mode?: number) => number;
 }
+
+/**
+ * Windows: a lock file deleted while another process has it open stays "delete pending" until that handle closes;
+ * creating or opening it meanwhile fails with EPERM instead of EEXIST/ENOENT. Such refusals are waited out for
+ * this long (a real permission problem is reported after it).
+ */
+export const WIN_LOCK_BUSY_MS = 3_000;
 
 interface Holder {
   pid: number;
@@ -52,10 +63,10 @@ export class LockBusyError extends TastyError {
   }
 }
 
-function readHolder(path: string): { holder?: Holder; text: string } | undefined {
+function readHolder(path: string, open: (path: string, flags: number) => number = fs.openSync): { holder?: Holder; text: string } | undefined {
   let text: string;
   try {
-    const fd = fs.openSync(path, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0));
+    const fd = open(path, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0));
     try {
       if (!fs.fstatSync(fd).isFile()) return { text: '\0not a file' };
       const buf = Buffer.alloc(1024);
@@ -163,6 +174,16 @@ export async function acquireLock(path: string, o: LockOptions): Promise<Release
   const poll = o.pollMs ?? 25;
   const id = randomBytes(8).toString('hex');
   const dir = dirname(path);
+  const open = o.open ?? fs.openSync;
+  const platform = o.platform ?? process.platform;
+  let busySince: number | undefined;
+  /** Windows' refusal of a lock file being deleted: wait a poll (within WIN_LOCK_BUSY_MS), else rethrow. */
+  const busy = (e: unknown): boolean => {
+    if (platform !== 'win32' || !WIN_BUSY_CODES.includes((e as NodeJS.ErrnoException).code ?? '')) return false;
+    busySince ??= Date.now();
+    return Date.now() - busySince < WIN_LOCK_BUSY_MS;
+  };
+  const pause = () => new Promise((r) => setTimeout(r, poll + Math.floor(Math.random() * poll)));
   try {
     ensureDir(dir);
   } catch (e) {
@@ -171,7 +192,7 @@ export async function acquireLock(path: string, o: LockOptions): Promise<Release
   for (;;) {
     let fd: number | undefined;
     try {
-      fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0), 0o600);
+      fd = open(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0), 0o600);
       const at = now();
       const holder: Holder = { pid: process.pid, host: hostname(), at, id, deadline: at + Math.min(o.holdMs, MAX_HOLD_MS) };
       if (o.fp) holder.fp = o.fp;
@@ -196,13 +217,27 @@ export async function acquireLock(path: string, o: LockOptions): Promise<Release
         fs.rmSync(path, { force: true });
         throw stateDirError(dir, e);
       }
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw stateDirError(dir, e);
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+        if (busy(e)) {
+          await pause();
+          continue;
+        }
+        throw stateDirError(dir, e);
+      }
     }
-    const h = readHolder(path);
+    let h: ReturnType<typeof readHolder>;
+    try {
+      h = readHolder(path, open);
+    } catch (e) {
+      if (!busy(e)) throw e;
+      await pause();
+      continue;
+    }
     if (h === undefined) continue; // released between our open and read
     const v = judge(path, h, now(), o.fp);
     if (v === 'refuse' && h.holder) throw new LockBusyError(h.holder.pid, h.holder.host);
     if (v === 'stale' && breakStale(path, h.text)) continue;
-    await new Promise((r) => setTimeout(r, poll + Math.floor(Math.random() * poll)));
+    busySince = undefined;
+    await pause();
   }
 }

@@ -3,7 +3,7 @@
 // Never a refresh token or a client secret.
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { type Environment, isEnvironment, readFileIfExists, writeFileAtomic } from '../config.ts';
+import { type BusyOps, type Environment, isEnvironment, readFileIfExists, retryWhileBusy, writeFileAtomic } from '../config.ts';
 import { isBearerToken, MAX_EXPIRES_S } from '../api/token-rules.ts';
 import type { StoredSecrets } from './keychain.ts';
 
@@ -269,11 +269,18 @@ function migrateV1(o: Record<string, unknown>): State {
 }
 
 /** Read the state. A missing file is empty; a damaged one is empty with a problem to warn about once. */
-export function readState(dir: string): { state: State; problem?: string; migrated?: boolean } {
+/** How readState reads: the platform and sleep of the Windows retry, and the file read; injected by unit tests. */
+export interface StateReadOps extends BusyOps {
+  read: (path: string) => string | undefined;
+}
+
+export function readState(dir: string, ops?: StateReadOps): { state: State; problem?: string; migrated?: boolean } {
   const path = statePath(dir);
   let text: string | undefined;
   try {
-    text = readFileIfExists(path);
+    // Windows: a file being replaced by another process's write can refuse a read for an instant; an unreadable
+    // state is treated as empty and rewritten after a mint, which would drop held rejections, so retry first.
+    text = ops ? retryWhileBusy(() => ops.read(path), ops) : retryWhileBusy(() => readFileIfExists(path));
   } catch (e) {
     return { state: emptyState(), problem: `cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})` };
   }

@@ -18,6 +18,15 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 /** A path relative to the API root; a leading "/" is optional. Anything that could name another host is refused. */
 export function validatePath(p: string): string {
   const t = p.trim();
+  // Git Bash (MSYS) rewrites an argument that starts with "/" into a Windows path before tasty sees it:
+  // `tasty api /customers/me` arrives as "C:/Program Files/Git/customers/me". No API path starts with a drive letter.
+  if (/^[a-z]:[\\/]/i.test(t)) {
+    const original = /\/(?:Git|msys64|msys32|usr)\/(.*)$/i.exec(t.replace(/\\/g, '/'))?.[1];
+    throw new UsageError(
+      `${JSON.stringify(t.slice(0, 80))} is a Windows file path, not an API path: Git Bash (MSYS) rewrites arguments that start with "/"${original ? ` (you likely typed /${original.slice(0, 60)})` : ''}`,
+      `leave out the leading slash (\`tasty api ${original ?? 'customers/me'}\`), or set MSYS_NO_PATHCONV=1 for the command`,
+    );
+  }
   if (/^[a-z][a-z0-9+.-]*:/i.test(t) || t.startsWith('//') || t.startsWith('\\\\') || t.includes('\\')) {
     throw new UsageError(`absolute URLs are refused: ${JSON.stringify(t.slice(0, 60))}`, 'give a path such as customers/me; the token is only ever sent to the selected environment');
   }
@@ -149,7 +158,7 @@ export default async function api(ctx: Context, opts: ApiOptions, args: string[]
   if (method !== 'GET' && !opts.yes) {
     if (!ctx.canPrompt() || body?.fromStdin) {
       const why = body?.fromStdin ? 'the body came from standard input, so there is no one to ask' : 'no terminal to ask on';
-      throw new UsageError(`${method} ${path} can change your ${environment} account (orders, transfers): refusing without confirmation (${why})`, 'add --yes to send it without asking');
+      throw new UsageError(`${method} ${path} can change your ${environment} account (orders, transfers): refusing without confirmation (${why})`, body?.fromStdin ? 'add --yes to send it without asking' : ctx.noTerminalHint('add --yes to send it without asking'));
     }
     ctx.out.stderr.write(`${ctx.out.redact(summary(ctx, method, path, environment, body?.text))}\n`);
     const ok = await (await ctx.prompter()).confirm(`Send ${method} ${path} to ${environment}?`);

@@ -78,7 +78,7 @@ export default async function login(ctx: Context, opts: LoginOptions): Promise<n
   } else {
     throw new UsageError(
       'no terminal to ask for the secrets',
-      'pipe them in with `tasty login --stdin` (client secret, then refresh token, one per line), or set TASTY_CLIENT_SECRET and TASTY_REFRESH_TOKEN',
+      ctx.noTerminalHint('pipe them in with `tasty login --stdin` (client secret, then refresh token, one per line), or set TASTY_CLIENT_SECRET and TASTY_REFRESH_TOKEN'),
     );
   }
   out.addSecret(clientSecret);
