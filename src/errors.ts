@@ -335,7 +335,11 @@ export function describeError(e: unknown): ErrorReport {
   }
   const code = (e as { code?: unknown } | null)?.code;
   if (e instanceof Error && typeof code === 'string' && code.startsWith('commander.')) {
-    return { message: fold(e.message.replace(/^error: /, '')), hint: 'run `tasty --help` for usage', exitCode: ExitCode.usage, cause: 'usage' };
+    // One line: commander's "(Did you mean …?)" on a line of its own is folded into it; the hint names the --help
+    // of the command the error happened in.
+    const where = (e as { helpFor?: unknown }).helpFor;
+    const message = fold(e.message.replace(/^error: /, '').replace(/\s*\n\(Did you mean (.*)\?\)\s*$/, '; did you mean $1?'));
+    return { message, hint: `run \`tasty${typeof where === 'string' && where ? ` ${where}` : ''} --help\` for usage`, exitCode: ExitCode.usage, cause: 'usage' };
   }
   const name = (e as { name?: string } | null)?.name;
   if (name === 'ExitPromptError' || name === 'AbortPromptError') {
