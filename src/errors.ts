@@ -1,5 +1,6 @@
 // One error hierarchy. Commands and services throw these; only main() prints them and exits.
 import { PINNED_API_VERSION } from './environments.ts';
+import { humanTime } from './time.ts';
 
 export const ExitCode = {
   ok: 0,
@@ -97,7 +98,7 @@ export class CredentialsRejectedError extends TastyError {
   constructor(environment: string, description: string, opts: { held?: boolean; since?: string; code?: string } = {}) {
     const advice = rejectionAdvice(description, environment, opts.code);
     const held = opts.held
-      ? ` (held since ${opts.since ?? 'earlier'}; not sent again, to avoid an IP block)`
+      ? ` (held since ${opts.since ? humanTime(opts.since, Date.now(), { ago: true }) : 'earlier'}; not sent again, to avoid an IP block)`
       : '';
     super(`tastytrade rejected the ${environment} credentials: "${description}"${held}`, ExitCode.rejected, {
       hint: advice.hint,
