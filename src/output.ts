@@ -212,13 +212,15 @@ export class Output {
     // --verbose writes request lines to stderr: a spinner would be torn by them.
     if (!this.interactive || this.quiet || this.verbose || typeof cols !== 'number' || cols < 20) return quietSpinner;
     const { default: ora } = await import('ora');
-    const s = ora({ text, stream: this.stderr as NodeJS.WritableStream, color: 'cyan' }).start();
+    // Spinner text is written by ora, not by write(): the same redactor and sanitiser first.
+    const clean = (t: string) => oneLine(this.redact(t));
+    const s = ora({ text: clean(text), stream: this.stderr as NodeJS.WritableStream, color: 'cyan' }).start();
     return {
-      succeed: (t?: string) => void s.succeed(t),
-      fail: (t?: string) => void s.fail(t),
+      succeed: (t?: string) => void s.succeed(t === undefined ? t : clean(t)),
+      fail: (t?: string) => void s.fail(t === undefined ? t : clean(t)),
       stop: () => void s.stop(),
       set text(t: string) {
-        s.text = t;
+        s.text = clean(t);
       },
     };
   }
