@@ -38,6 +38,7 @@ export default async function doctor(ctx: Context, opts: DoctorOptions): Promise
     let timer: NodeJS.Timeout | undefined;
     let current: Spinner | undefined;
     let generation = 0;
+    const fixes = new Set<string>();
     const stopSpinner = () => {
       clearTimeout(timer);
       generation++;
@@ -62,7 +63,9 @@ export default async function doctor(ctx: Context, opts: DoctorOptions): Promise
         const ch = { ...check, summary: oneLine(check.summary), detail: check.detail && oneLine(check.detail), fix: check.fix && oneLine(check.fix) };
         const lines = [`${mark[ch.status]} ${pad(ch.title, 17)} ${ch.status === 'skip' ? c.dim(ch.summary) : ch.summary}`];
         if (ch.detail && ch.status !== 'ok') lines.push(`    ${c.dim(ch.detail)}`);
-        if (ch.fix && ch.status !== 'ok') lines.push(`    ${c.cyan('fix:')} ${ch.fix}`);
+        // One cause, one fix: a fix already printed for an earlier check is pointed at, not repeated.
+        if (ch.fix && ch.status !== 'ok') lines.push(`    ${c.cyan('fix:')} ${fixes.has(ch.fix) ? 'as above' : ch.fix}`);
+        if (ch.fix && ch.status !== 'ok') fixes.add(ch.fix);
         out.data(lines.join('\n'));
       },
     }).finally(stopSpinner);
