@@ -18,15 +18,19 @@ const env: Record<string, string> = {
   TASTY_ENV: 'sandbox',
   TZ: process.env.TZ ?? 'UTC',
 };
-if (process.stdout.isTTY && !process.env.NO_COLOR) env.FORCE_COLOR = '1';
+// Colour and bold only on a terminal: written to a file or a pipe, the demo is plain text.
+const tty = process.stdout.isTTY === true && !process.env.NO_COLOR;
+if (tty) env.FORCE_COLOR = '1';
+const bold = (s: string) => (tty ? `\u001b[1m${s}\u001b[0m` : s);
+const dim = (s: string) => (tty ? `\u001b[2m${s}\u001b[0m` : s);
 
 function tasty(args: string[], input?: string, shown = `tasty ${args.join(' ')}`): Promise<number | null> {
-  process.stdout.write(`\n\u001b[1m$ ${shown}\u001b[0m\n`);
+  process.stdout.write(`\n${bold(`$ ${shown}`)}\n`);
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [bin, ...args], { env, stdio: ['pipe', 'inherit', 'inherit'] });
     child.stdin.end(input ?? '');
     child.on('close', (code) => {
-      if (code !== 0) process.stdout.write(`\u001b[2m(exit ${code})\u001b[0m\n`);
+      if (code !== 0) process.stdout.write(`${dim(`(exit ${code})`)}\n`);
       resolve(code);
     });
   });
@@ -46,13 +50,13 @@ try {
     [['quote-token', '--json'], undefined, undefined, 0],
   ];
   for (const [args, input, shown, want] of steps) if ((await tasty(args, input, shown)) !== want) failed = true;
-  console.log('\n\u001b[2m# tastytrade revokes the grant (deleted in the web UI, or the client secret regenerated)…\u001b[0m');
+  console.log(`\n${dim('# tastytrade revokes the grant (deleted in the web UI, or the client secret regenerated)…')}`);
   emu.revokeGrant();
   emu.revokeAccessTokens();
   if ((await tasty(['balances', '--account', '5WX01234'])) !== 4) failed = true;
   if ((await tasty(['token'])) !== 4) failed = true;
   if ((await tasty(['doctor'])) !== 1) failed = true;
-  console.log(`\n\u001b[2m# token requests the emulator saw after the revocation: ${emu.tokenRequests - 1} (the guard stops resending rejected credentials)\u001b[0m`);
+  console.log(`\n${dim(`# token requests the emulator saw after the revocation: ${emu.tokenRequests - 1} (the guard stops resending rejected credentials)`)}`);
 } finally {
   await emu.stop();
   rmSync(dir, { recursive: true, force: true });

@@ -9,16 +9,35 @@ import type { Output } from './output.ts';
 import { ENVIRONMENTS } from './environments.ts';
 import { VERSION } from './version.ts';
 
+/** The "Examples:" block at the end of a command's help. */
+function examples(...lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+}
+
+/** A command's path as typed after `tasty` ("accounts use"); empty for the program itself. */
+export function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
 type Action = (ctx: Context, opts: Record<string, unknown>, args: string[]) => Promise<number | undefined>;
 
 async function build(io: Io, state: { ctx?: Context; code: number }): Promise<Command> {
-  const { Command, Option } = await import('commander');
+  const { Argument, Command, InvalidArgumentError, Option } = await import('commander');
   const program = new Command('tasty');
   program
     .description('OAuth credentials, cached access tokens and everyday reads for the TastyTrade API')
     .version(VERSION, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
-    .addOption(new Option('--env <environment>', 'environment to use (default: TASTY_ENV, then the saved default, then production)').choices(ENVIRONMENTS))
+    .addOption(
+      new Option('--env <environment>', 'environment to use, any case (default: TASTY_ENV, then the saved default, then production)').choices(ENVIRONMENTS).argParser((v: string) => {
+        // Any case: `--env Sandbox` is sandbox. The choices stay for the help text and shell completion.
+        const t = v.trim().toLowerCase();
+        if (!(ENVIRONMENTS as readonly string[]).includes(t)) throw new InvalidArgumentError(`Allowed choices are ${ENVIRONMENTS.join(', ')}.`);
+        return t;
+      }),
+    )
     .option('--json', 'print exactly one JSON document on stdout, also on failure ({"error":{…}})')
     .option('-q, --quiet', 'no notes, success lines or progress on stderr (errors still print)')
     .option('--no-color', 'disable colour (also NO_COLOR)')
@@ -26,7 +45,8 @@ async function build(io: Io, state: { ctx?: Context; code: number }): Promise<Co
     .option('--timeout <seconds>', 'network timeout in seconds (default 15, or TASTY_TIMEOUT)')
     .option('--api-version <YYYYMMDD>', 'Accept-Version for data requests (default: TASTY_API_VERSION, else the tested version in production, none in the sandbox)')
     .showSuggestionAfterError(true)
-    .configureHelp({ showGlobalOptions: true })
+    // Global options are the program's own: a parent command's options (`accounts --all`) are not `accounts use`'s.
+    .configureHelp({ showGlobalOptions: true, visibleGlobalOptions: (cmd: Command) => (cmd.parent ? program.options.filter((o) => !o.hidden) : []) })
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
@@ -42,9 +62,7 @@ async function build(io: Io, state: { ctx?: Context; code: number }): Promise<Co
       const opts = cmd.opts();
       const globals = cmd.optsWithGlobals() as GlobalOptions;
       const { Context } = await import('./context.ts');
-      const names: string[] = [];
-      for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
-      const ctx = new Context(io, globals, names.join(' '));
+      const ctx = new Context(io, globals, commandPath(cmd));
       state.ctx = ctx;
       const args = cmd.registeredArguments.some((r) => r.variadic) ? cmd.args : cmd.args.slice(0, cmd.registeredArguments.length);
       const { default: action } = await loader();
@@ -54,9 +72,18 @@ async function build(io: Io, state: { ctx?: Context; code: number }): Promise<Co
   };
 
   program
+    .command('login')
+    .description('store credentials for an environment after validating them with tastytrade')
+    .option('--stdin', 'read the client secret and the refresh token from standard input, one per line')
+    .option('--insecure-storage', 'store the secrets in a plaintext file (0600) instead of the OS keychain')
+    .addHelpText('after', examples('tasty login', 'tasty login --env sandbox', 'printf "%s\\n%s\\n" "$SECRET" "$REFRESH" | tasty login --stdin'))
+    .action(lazy(() => import('./commands/login.ts')));
+
+  program
     .command('token')
     .description('print a valid access token (minted only when the cached one has 60 s or less left)')
     .option('--min-ttl <seconds>', 'the token lives at least this long (minted early if needed)')
+    .addHelpText('after', examples('curl -H "Authorization: Bearer $(tasty token)" https://api.tastyworks.com/customers/me', 'tasty token --min-ttl 300 --json'))
     .action(lazy(() => import('./commands/token.ts')));
 
   program
@@ -66,52 +93,53 @@ async function build(io: Io, state: { ctx?: Context; code: number }): Promise<Co
     .argument('[command...]', 'the command and its arguments, after --')
     .option('--token-only', 'pass only the access token (15 minutes of life), not the refresh token and client secret')
     .option('--min-ttl <seconds>', 'the token lives at least this long (minted early if needed)')
+    .addHelpText('after', examples('tasty exec -- python my_bot.py', 'tasty exec --token-only --min-ttl 600 -- ./fetch.sh'))
     .action(lazy(() => import('./commands/exec.ts')));
 
   program
     .command('quote-token')
     .description('print a DXLink quote token for streaming market data (cached until shortly before it expires)')
+    .addHelpText('after', examples('tasty quote-token', 'tasty quote-token --json'))
     .action(lazy(() => import('./commands/quote-token.ts')));
-
-  program
-    .command('login')
-    .description('store credentials for an environment after validating them with tastytrade')
-    .option('--stdin', 'read the client secret and the refresh token from standard input, one per line')
-    .option('--insecure-storage', 'store the secrets in a plaintext file (0600) instead of the OS keychain')
-    .action(lazy(() => import('./commands/login.ts')));
 
   program
     .command('logout')
     .description('delete the stored credentials and cached tokens of an environment')
     .option('--all', 'both environments')
+    .addHelpText('after', examples('tasty logout', 'tasty logout --all'))
     .action(lazy(() => import('./commands/logout.ts')));
 
   program
     .command('status')
     .description('where the credentials of each environment live, and the state of the cached token (offline)')
     .option('--all', 'both environments')
+    .addHelpText('after', examples('tasty status', 'tasty status --all --json'))
     .action(lazy(() => import('./commands/status.ts')));
 
   const env = program
     .command('env')
     .description('show the selected environment and where the choice came from')
+    .addHelpText('after', examples('tasty env', 'TASTY_ENV=sandbox tasty env'))
     .action(lazy(() => import('./commands/env.ts')));
   env
     .command('use')
     .description('save the default environment')
     .argument('<environment>', ENVIRONMENTS.join(' | '))
+    .addHelpText('after', examples('tasty env use sandbox'))
     .action(lazy(() => import('./commands/env-use.ts')));
 
   const accounts = program
     .command('accounts')
     .description('list the accounts of the selected environment')
     .option('--all', 'include closed accounts')
+    .addHelpText('after', examples('tasty accounts', 'tasty accounts --all --json'))
     .action(lazy(() => import('./commands/accounts.ts')));
   accounts
     .command('use')
     .description('save the default account of the selected environment (--unset clears it)')
     .argument('[account-number]')
     .option('--unset', 'clear the default account')
+    .addHelpText('after', examples('tasty accounts use 5WX01234', 'tasty accounts use --unset'))
     .action(lazy(() => import('./commands/accounts-use.ts')));
 
   program
@@ -120,6 +148,7 @@ async function build(io: Io, state: { ctx?: Context; code: number }): Promise<Co
     .option('--account <number>', 'account number')
     .option('--all', 'every open account, even when a default account is saved')
     .option('--watch [seconds]', 'refresh every N seconds (default 15, minimum 5) until Ctrl-C')
+    .addHelpText('after', examples('tasty balances', 'tasty balances --account 5WX01234', 'tasty balances --all --watch 30'))
     .action(lazy(() => import('./commands/balances.ts')));
 
   program
@@ -130,6 +159,7 @@ async function build(io: Io, state: { ctx?: Context; code: number }): Promise<Co
     .option('-d, --data <json>', 'request body: JSON text, @file, or @- for standard input (implies POST)')
     .option('-H, --header <name:value>', 'extra request header, repeatable (never Authorization)', (v: string, prev: string[] = []) => [...prev, v])
     .option('-y, --yes', 'do not ask before a non-GET request')
+    .addHelpText('after', examples('tasty api customers/me', 'tasty api accounts/5WX01234/positions --json', 'tasty api customers/me/accounts'))
     .action(lazy(() => import('./commands/api.ts')));
 
   program
@@ -138,9 +168,49 @@ async function build(io: Io, state: { ctx?: Context; code: number }): Promise<Co
     .option('--all', 'both environments')
     .option('--force', 'send one token request even while a rejection is held')
     .option('--show-accounts', 'show full account numbers')
+    .addHelpText('after', examples('tasty doctor', 'tasty doctor --all --json'))
     .action(lazy(() => import('./commands/doctor.ts')));
 
+  program
+    .command('completion')
+    .description('print a shell completion script (commands, options, environments, saved account numbers)')
+    .addArgument(new Argument('<shell>', 'bash | zsh | fish').choices(['bash', 'zsh', 'fish']))
+    .addOption(new Option('--accounts', 'print the saved account numbers (what the script calls at completion time)').hideHelp())
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a zsh parameter expansion in an example command line
+    .addHelpText('after', examples('tasty completion bash > ~/.local/share/bash-completion/completions/tasty', 'tasty completion zsh > "${fpath[1]}/_tasty"', 'tasty completion fish > ~/.config/fish/completions/tasty.fish'))
+    .action(async (shell: string, opts: { accounts?: boolean }) => {
+      const { completionScript, savedAccounts } = await import('./completion.ts');
+      if (opts.accounts) io.stdout.write(savedAccounts(io.env).map((a) => `${a}\n`).join(''));
+      else io.stdout.write(completionScript(program, shell));
+    });
+
+  program.addHelpText('after', examples('tasty login', 'tasty balances', 'tasty doctor', 'tasty completion bash   # see `tasty completion --help`'));
+
+  // A usage error names the --help of the command it happened in (`tasty balances --help`), not the program's.
+  const tagErrors = (cmd: Command) => {
+    cmd.exitOverride((err) => {
+      Object.assign(err, { helpFor: commandPath(cmd) });
+      throw err;
+    });
+    for (const sub of cmd.commands) tagErrors(sub);
+  };
+  tagErrors(program);
+
   return program;
+}
+
+function unknownHelpTopic(program: Command, topic: string[]): void {
+  let cmd = program;
+  for (const word of topic) {
+    if (word.startsWith('-')) break;
+    const next = cmd.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (!next) {
+      const near = cmd.commands.map((c) => c.name()).filter((n) => n !== 'help' && (n.startsWith(word.slice(0, 2)) || word.startsWith(n.slice(0, 3))));
+      const path = commandPath(cmd);
+      throw Object.assign(new Error(`unknown help topic '${[path, word].filter(Boolean).join(' ')}'${near.length ? `; did you mean ${near.join(', ')}?` : ''}`), { code: 'commander.unknownCommand', helpFor: path });
+    }
+    cmd = next;
+  }
 }
 
 /** --json among the options (before a `--`), for errors raised before a command's context exists. */
@@ -178,6 +248,8 @@ export async function run(argv: string[], io: Io): Promise<number> {
       io.stdout.write(program.helpInformation());
       return 0;
     }
+    // `tasty help <topic>`: commander prints the root help (exit 0) for a topic it does not know; that is an error.
+    if (args[0] === 'help') unknownHelpTopic(program, args.slice(1));
     await program.parseAsync(argv);
     code = state.code;
   } catch (e) {

@@ -1,5 +1,6 @@
 // One error hierarchy. Commands and services throw these; only main() prints them and exits.
 import { PINNED_API_VERSION } from './environments.ts';
+import { humanTime } from './time.ts';
 
 export const ExitCode = {
   ok: 0,
@@ -108,7 +109,7 @@ export class CredentialsRejectedError extends TastyError {
   constructor(environment: string, description: string, opts: RejectionOptions = {}) {
     const advice = rejectionAdvice(description, environment, opts.code);
     const held = opts.held
-      ? ` (held since ${opts.since ?? 'earlier'}; not sent again, to avoid an IP block)`
+      ? ` (held since ${opts.since ? humanTime(opts.since, Date.now(), { ago: true }) : 'earlier'}; not sent again, to avoid an IP block)`
       : '';
     const from = opts.variables ? ` from ${opts.variables}` : '';
     super(`tastytrade rejected the ${environment} credentials${from}: "${description}"${held}`, ExitCode.rejected, {
@@ -375,7 +376,11 @@ export function describeError(e: unknown): ErrorReport {
   }
   const code = (e as { code?: unknown } | null)?.code;
   if (e instanceof Error && typeof code === 'string' && code.startsWith('commander.')) {
-    return { message: fold(e.message.replace(/^error: /, '')), hint: 'run `tasty --help` for usage', exitCode: ExitCode.usage, cause: 'usage' };
+    // One line: commander's "(Did you mean …?)" on a line of its own is folded into it; the hint names the --help
+    // of the command the error happened in.
+    const where = (e as { helpFor?: unknown }).helpFor;
+    const message = fold(e.message.replace(/^error: /, '').replace(/\s*\n\(Did you mean (.*)\?\)\s*$/, '; did you mean $1?'));
+    return { message, hint: `run \`tasty${typeof where === 'string' && where ? ` ${where}` : ''} --help\` for usage`, exitCode: ExitCode.usage, cause: 'usage' };
   }
   const name = (e as { name?: string } | null)?.name;
   if (name === 'ExitPromptError' || name === 'AbortPromptError') {

@@ -240,17 +240,49 @@ export class Output {
     // A terminal that reports 0 (or no) columns gets no spinner: ora divides by the width, and its clear() would
     // loop forever (a pty created without a size reports 0).
     const cols = this.stderr.columns;
-    if (!this.interactive || this.quiet || typeof cols !== 'number' || cols < 20) return quietSpinner;
+    // --verbose writes request lines to stderr: a spinner would be torn by them.
+    if (!this.interactive || this.quiet || this.verbose || typeof cols !== 'number' || cols < 20) return quietSpinner;
     const { default: ora } = await import('ora');
-    const s = ora({ text, stream: this.stderr as NodeJS.WritableStream, color: 'cyan' }).start();
+    // Spinner text is written by ora, not by write(): the same redactor and sanitiser first.
+    const clean = (t: string) => oneLine(this.redact(t));
+    const s = ora({ text: clean(text), stream: this.stderr as NodeJS.WritableStream, color: 'cyan' }).start();
     return {
-      succeed: (t?: string) => void s.succeed(t),
-      fail: (t?: string) => void s.fail(t),
+      succeed: (t?: string) => void s.succeed(t === undefined ? t : clean(t)),
+      fail: (t?: string) => void s.fail(t === undefined ? t : clean(t)),
       stop: () => void s.stop(),
       set text(t: string) {
-        s.text = t;
+        s.text = clean(t);
       },
     };
+  }
+
+  /** Whether a wait on this run would show a spinner (a terminal on stderr; not --json, --quiet, --verbose or CI). */
+  get showsProgress(): boolean {
+    const cols = this.stderr.columns;
+    return this.interactive && !this.quiet && !this.verbose && typeof cols === 'number' && cols >= 20;
+  }
+
+  /**
+   * Wait for `work` with a spinner saying what it waits for, shown only once the wait passes `delayMs` and only where
+   * spinners show; it is gone (the line cleared) when the work ends, before anything else is written.
+   */
+  async progress<T>(text: string, work: () => Promise<T>, delayMs = 500): Promise<T> {
+    if (!this.showsProgress) return work();
+    let done = false;
+    let spin: Spinner | undefined;
+    const timer = setTimeout(() => {
+      void this.spinner(text).then((s) => {
+        if (done) s.stop();
+        else spin = s;
+      });
+    }, delayMs);
+    try {
+      return await work();
+    } finally {
+      done = true;
+      clearTimeout(timer);
+      spin?.stop();
+    }
   }
 
   envTag(environment: string): string {

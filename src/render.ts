@@ -61,18 +61,7 @@ export function exactNumber(decimal: string, sign?: 1 | -1): unknown {
   return rawJSON ? rawJSON(lit) : Number(lit);
 }
 
-export function relativeTime(then: number, now: number): string {
-  const s = Math.round((now - then) / 1000);
-  if (!Number.isFinite(s)) return 'unknown';
-  const abs = Math.abs(s);
-  const unit = abs < 60 ? `${abs} s` : abs < 3600 ? `${Math.round(abs / 60)} min` : abs < 86_400 ? `${Math.round(abs / 3600)} h` : `${Math.round(abs / 86_400)} d`;
-  return s >= 0 ? `${unit} ago` : `in ${unit}`;
-}
-
-export function localTime(t: number): string {
-  const d = new Date(t);
-  return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}:${String(d.getSeconds()).padStart(2, '0')}`;
-}
+export { humanTime, relativeTime } from './time.ts';
 
 export function camelCase(key: string): string {
   return key.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());

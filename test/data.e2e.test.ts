@@ -60,9 +60,11 @@ describe('balances', () => {
     const arr = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
     expect(arr.map((a) => a.accountNumber)).toEqual(['5WX01234', '5WY56789']);
     expect(arr[0]?.pendingCash).toBe(-125.5);
-    const h = await f.run(['balances']);
+    const all = await f.run(['balances']);
+    expect(all.stdout).toMatch(/^5WX01234 .*\$[\d,]+\.\d\d/m); // several accounts: one table (test/human.e2e.test.ts)
+    const h = await f.run(['balances', '--account', '5WX01234']);
     expect(h.code).toBe(0);
-    expect(h.stdout).toMatch(/\[sandbox\] 5WX01234 +updated \d+ s ago \(\d\d:\d\d:\d\d\)/);
+    expect(h.stdout).toMatch(/\[sandbox\] 5WX01234 .*updated \d\d:\d\d:\d\d UTC, \d+ s ago/);
     expect(h.stdout).toMatch(/Net liquidating value +\$[\d,]+\.\d\d/);
     expect(h.stdout).toMatch(/Pending cash +-\$125\.50/);
     expect(h.stdout).toMatch(/Cash available to withdraw +\$/);
@@ -160,7 +162,7 @@ describe('balances --watch', () => {
     const w = watch(['--account', '5WX01234', '--watch', '5']);
     expect(await w.until(() => w.out().includes('Net liquidating value'), 5_000)).toBe(true);
     f.emu.inject('/accounts/', { kind: 'status', status: 503 }, Number.POSITIVE_INFINITY);
-    expect(await w.until(() => w.out().includes('⚠ stale: last update at'), 8_000)).toBe(true);
+    expect(await w.until(() => w.out().includes('⚠ stale: last fetch'), 8_000)).toBe(true);
     f.emu.clearFaults();
     const before = w.out().length;
     expect(await w.until(() => w.out().slice(before).includes('Net liquidating value'), 8_000)).toBe(true);

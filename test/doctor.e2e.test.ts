@@ -47,7 +47,7 @@ describe('tasty doctor', () => {
     expect(f.emu.tokenRequests).toBe(1);
     const human = await f.run(['doctor']);
     expect(human.code).toBe(0);
-    expect(human.stdout).toMatch(/^tasty doctor \[sandbox\]/);
+    expect(human.stdout).toMatch(/^tasty \S+ · Node \S+ · .+ · keychain: .+\ntasty doctor \[sandbox\]/);
     expect(human.stdout).toMatch(/✓ Token grant +minted an access token valid for 15:00/);
     expect(human.stdout).toMatch(/Verdict: working, with 1 warning/);
     assertClean(human);

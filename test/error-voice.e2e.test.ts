@@ -20,7 +20,7 @@ describe('every exit path, end to end', () => {
   it('2 usage: an unknown option', async () => {
     const r = await f.run(['balances', '--nope']);
     expect(r.code).toBe(2);
-    expect(twoLines(r.stderr)[1]).toBe('hint: run `tasty --help` for usage');
+    expect(twoLines(r.stderr)[1]).toBe('hint: run `tasty balances --help` for usage');
   });
 
   it('3 not logged in', async () => {

@@ -94,7 +94,7 @@ describe('fuzzed input → exit 2, zero requests', () => {
 
   it('--env values', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.string(), fc.constantFrom('prod', 'Sandbox ', 'PRODUCTION', 'cert', '')).filter((s) => s !== 'production' && s !== 'sandbox'), async (s) => expectUsage([`--env=${s}`, 'token'])),
+      fc.asyncProperty(fc.oneof(fc.string(), fc.constantFrom('prod', 'Sandbox ', 'PRODUCTION', 'cert', '')).filter((s) => !['production', 'sandbox'].includes(s.trim().toLowerCase())), async (s) => expectUsage([`--env=${s}`, 'token'])),
       { numRuns: NUM_RUNS },
     );
     await fc.assert(

@@ -22,7 +22,8 @@ export default async function accountsUse(ctx: Context, opts: { unset?: boolean 
   }
   if (args[0] === undefined) throw new UsageError('give an account number, or --unset to clear the default', 'e.g. tasty accounts use 5WX01234; see your accounts with `tasty accounts`');
   const number = validateAccountNumber(args[0]);
-  const list = await listAccounts(await ctx.auth(), environment);
+  const auth = await ctx.auth();
+  const list = await ctx.out.progress(`Fetching the account list (${environment})…`, () => listAccounts(auth, environment));
   const found = list.find((a) => a.number === number && !a.closed);
   if (!found) {
     const open = list.filter((a) => !a.closed).map((a) => a.number);

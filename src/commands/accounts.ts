@@ -6,7 +6,7 @@ import { camelKeys, safe, table } from '../render.ts';
 export default async function accounts(ctx: Context, opts: { all?: boolean }): Promise<number> {
   const { environment } = ctx.environment();
   const auth = await ctx.auth();
-  const list = (await listAccounts(auth, environment)).filter((a) => opts.all || !a.closed);
+  const list = (await ctx.out.progress(`Fetching the accounts (${environment})…`, () => listAccounts(auth, environment))).filter((a) => opts.all || !a.closed);
   const def = ctx.config().defaultAccounts?.[environment];
   if (ctx.json) {
     ctx.out.document(list.map((a) => ({ accountNumber: a.number, environment, isDefault: a.number === def, ...camelKeys(a.raw) })));

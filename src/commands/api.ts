@@ -167,7 +167,7 @@ export default async function api(ctx: Context, opts: ApiOptions, args: string[]
   const auth = await ctx.auth();
   let r: Awaited<ReturnType<typeof auth.call>>;
   try {
-    r = await auth.call(environment, method, path, body?.text, Object.keys(headers).length ? headers : undefined);
+    r = await ctx.out.progress(`Waiting for ${method} ${path} (${environment})…`, () => auth.call(environment, method, path, body?.text, Object.keys(headers).length ? headers : undefined));
   } catch (e) {
     if (e instanceof ApiError && e.response) {
       // Like `gh api`: tastytrade's error body on stdout (the --json error document carries it instead).

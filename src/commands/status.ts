@@ -5,6 +5,7 @@ import type { Context } from '../context.ts';
 import { ExitCode } from '../errors.ts';
 import { oneLine } from '../output.ts';
 import { mask } from '../auth/jwt.ts';
+import { humanTime } from '../render.ts';
 
 function mmss(s: number): string {
   const m = Math.floor(s / 60);
@@ -61,15 +62,15 @@ export default async function status(ctx: Context, opts: { all?: boolean }): Pro
     else if (t.state === 'unknown') lines.push('  Access token: cannot tell (the credentials could not be read)');
     else lines.push('  Access token: none cached for these credentials');
     if (r.rejection) {
-      const when = r.rejection.at.replace('T', ' ').slice(0, 19);
+      const when = humanTime(r.rejection.at, ctx.now(), { ago: true });
       lines.push(
         r.rejection.held === true
-          ? `  ${c.red('✗')} Rejected by tastytrade at ${when} UTC: "${oneLine(r.rejection.description)}". ${
+          ? `  ${c.red('✗')} Rejected by tastytrade at ${when}: "${oneLine(r.rejection.description)}". ${
               r.source?.kind === 'env'
                 ? `Not resent while ${r.source.where.replace(/^environment variables /, '')} hold them: correct or unset those variables (they outrank stored credentials; a login does not replace them).`
                 : `Not resent; \`tasty login --env ${r.environment}\` with new credentials replaces them.`
             }`
-          : `  ${c.yellow('!')} Cannot tell whether the rejection on record (${when} UTC, "${oneLine(r.rejection.description)}") applies: the credentials could not be read.`,
+          : `  ${c.yellow('!')} Cannot tell whether the rejection on record (${when}, "${oneLine(r.rejection.description)}") applies: the credentials could not be read.`,
       );
     }
     if (r.otherRejections > 0) lines.push(`  ${c.dim(`${r.otherRejections} rejection${r.otherRejections === 1 ? '' : 's'} of other credentials on record (not these; they stay held).`)}`);
