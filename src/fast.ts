@@ -10,12 +10,17 @@
 import { fstatSync, writeSync } from 'node:fs';
 import { CacheMiss, AuthEngine } from './auth/engine.ts';
 import { type Env, configDir, ENVIRONMENTS, parseSeconds, parseTimeout, readUserConfig, resolveBaseUrl, selectEnvironment } from './config.ts';
+import { keychainServiceName } from './keychain-service.ts';
 import { redactText, redactValue, safeJson } from './text.ts';
 import { isBearerToken } from './api/token-rules.ts';
 import { VERSION } from './version.ts';
 
 /** Thrown (and caught below) when the fast path gives the command to the full CLI. */
-class NotMine extends Error {}
+class NotMine extends Error {
+  constructor(why = 'not understood') {
+    super(why);
+  }
+}
 
 interface Parsed {
   command: string;
@@ -67,11 +72,11 @@ function parse(args: string[]): Parsed {
     };
     once(name === '-q' ? '--quiet' : name);
     if (name === '--env') p.env = value();
+    else if (name === '--min-ttl' && p.command && ALLOWED[p.command]?.includes(name)) p.minTtl = value();
     else if (eq > 0 && a.startsWith('--')) throw new NotMine(); // --flag=value for a flag without a value
     else if (name === '--json') p.json = true;
     else if (name === '-q' || name === '--quiet') p.quiet = true;
     else if (name === '--no-color') p.noColor = true;
-    else if (name === '--min-ttl' && p.command && ALLOWED[p.command]?.includes(name)) p.minTtl = value();
     else if (name === '--token-only' && p.command === 'exec') p.tokenOnly = true;
     else if (name === '--all' && p.command === 'status') p.all = true;
     else throw new NotMine();
@@ -106,8 +111,8 @@ function writeAll(fd: number, text: string): void {
 
 /** The engine of the full path, in cacheOnly mode: no keychain, no lock, no network, no writes. */
 function engine(env: Env, secrets: Set<string>): AuthEngine {
-  // A separate keychain service, or a timeout the full path would refuse: the full path decides.
-  if (env.TASTY_KEYCHAIN_SERVICE !== undefined) throw new NotMine();
+  // The full path validates both when it builds its engine (a bad value is its error to report: ours falls back).
+  const service = keychainServiceName(env);
   const timeoutS = env.TASTY_TIMEOUT === undefined ? 15 : parseTimeout(env.TASTY_TIMEOUT, 'TASTY_TIMEOUT');
   const miss = (what: string) => () => {
     throw new CacheMiss(what);
@@ -119,6 +124,7 @@ function engine(env: Env, secrets: Set<string>): AuthEngine {
     client: miss('client'),
     api: (e) => resolveBaseUrl(e, env).baseUrl,
     keychain: miss('keychain'),
+    keychainService: () => service,
     warn: (m) => {
       throw new CacheMiss(m);
     },
@@ -163,7 +169,7 @@ async function exec(p: Parsed, env: Env): Promise<number> {
 
 /** `env` and `status`: the command modules themselves with the real Context, output collected until they return. */
 async function viaContext(p: Parsed, env: Env): Promise<{ code: number; writes: Array<[number, string]> }> {
-  if (mayBeTerminal(1) || mayBeTerminal(2)) throw new NotMine();
+  if (mayBeTerminal(1) || mayBeTerminal(2)) throw new NotMine('a terminal');
   const writes: Array<[number, string]> = [];
   let keychainWanted = false;
   const stream = (fd: number) => ({ isTTY: false, write: (s: string) => writes.push([fd, s]) });
@@ -185,7 +191,7 @@ async function viaContext(p: Parsed, env: Env): Promise<{ code: number; writes: 
     const mod = p.command === 'env' ? await import('./commands/env.ts') : await import('./commands/status.ts');
     const code = await mod.default(ctx, { all: p.all || undefined });
     // Credentials in the keychain (status reports a failed read rather than throwing): the full path's business.
-    if (keychainWanted) throw new NotMine();
+    if (keychainWanted) throw new NotMine('keychain');
     return { code, writes };
   } finally {
     await ctx.cleanup();
