@@ -118,14 +118,20 @@ describe('fast path = full path (tasty token)', () => {
   it('a token within the reuse margin, expired, or from a clock stepped back is not served: both mint', async () => {
     const t0 = (await both(['token'])).stdout;
     const now = Date.now();
+    const at = (t: StateFile['tokens'][number], minted: number, expires: number) => {
+      t.mintedAt = new Date(minted).toISOString();
+      t.expiresAt = new Date(expires).toISOString();
+    };
     const cases: Array<[string, (t: StateFile['tokens'][number]) => void]> = [
-      ['30 s left of 900', (t) => ((t.mintedAt = new Date(now - 870_000).toISOString()), (t.expiresAt = new Date(now + 30_000).toISOString()))],
-      ['expired', (t) => ((t.mintedAt = new Date(now - 1_000_000).toISOString()), (t.expiresAt = new Date(now - 100_000).toISOString()))],
-      ['minted in the future (clock stepped back)', (t) => ((t.mintedAt = new Date(now + 600_000).toISOString()), (t.expiresAt = new Date(now + 1_500_000).toISOString()))],
+      ['30 s left of 900', (t) => at(t, now - 870_000, now + 30_000)],
+      ['expired', (t) => at(t, now - 1_000_000, now - 100_000)],
+      ['minted in the future (clock stepped back)', (t) => at(t, now + 600_000, now + 1_500_000)],
     ];
     let prev = t0;
     for (const [name, edit] of cases) {
-      editState((s) => s.tokens.forEach(edit));
+      editState((s) => {
+        for (const t of s.tokens) edit(t);
+      });
       const before = mints();
       const r = await both(['token'], {}, 'full');
       expect(r.stdout, name).not.toBe(prev);
@@ -137,9 +143,13 @@ describe('fast path = full path (tasty token)', () => {
 
   it('--min-ttl more than the cached token has left: the fast path steps aside, the full path mints early', async () => {
     await both(['token']);
-    editState((s) => s.tokens.forEach((t) => (t.expiresAt = new Date(Date.parse(t.mintedAt) + 900_000 - 400_000).toISOString())));
-    editState((s) => s.tokens.forEach((t) => (t.mintedAt = new Date(Date.now() - 400_000).toISOString())));
-    editState((s) => s.tokens.forEach((t) => (t.expiresAt = new Date(Date.now() + 500_000).toISOString())));
+    // 500 s left of 900.
+    editState((s) => {
+      for (const t of s.tokens) {
+        t.mintedAt = new Date(Date.now() - 400_000).toISOString();
+        t.expiresAt = new Date(Date.now() + 500_000).toISOString();
+      }
+    });
     await both(['token', '--min-ttl', '400'], {}, 'fast');
     const before = mints();
     await both(['token', '--min-ttl', '600'], {}, 'full');
@@ -148,14 +158,18 @@ describe('fast path = full path (tasty token)', () => {
 
   it('a cached value that is not an RFC 6750 Bearer token is never printed by either path', async () => {
     await both(['token']);
-    editState((s) => s.tokens.forEach((t) => (t.accessToken = `${t.accessToken}\r\nX-Evil: 1`)));
+    editState((s) => {
+      for (const t of s.tokens) t.accessToken = `${t.accessToken}\r\nX-Evil: 1`;
+    });
     const r = await both(['token'], {}, 'full');
     expect(r.stdout).not.toContain('X-Evil');
   });
 
   it('tokens are keyed by API and credentials: another API URL or other credentials miss on both paths', async () => {
     await both(['token']);
-    editState((s) => s.tokens.forEach((t) => (t.api = 'http://127.0.0.1:1')));
+    editState((s) => {
+      for (const t of s.tokens) t.api = 'http://127.0.0.1:1';
+    });
     await both(['token'], {}, 'full');
     await both(['token'], {}, 'fast');
     // Per-environment variables outrank the generic pair: they are other credentials (the emulator accepts only its own).
