@@ -37,6 +37,8 @@ await build({
   minify: true,
   legalComments: 'none',
   define: { __TASTY_VERSION__: JSON.stringify(pkg.version) },
+  // No colour on the fast path (it answers only when neither stdout nor stderr can be a terminal): chalk's level 0.
+  alias: { chalk: './src/fast-chalk.ts' },
   logLevel: 'warning',
   plugins: [
     {

@@ -258,6 +258,8 @@ describe('fast path = full path (exec, env, status, --version)', () => {
     await both(['env'], { TASTY_ENV: undefined }, 'fast'); // the saved default
     await both(['env'], { TASTY_ENV: 'nope' }, 'full');
     await both(['status', '--verbose'], {}, 'full');
+    const colour = await both(['status', '--all'], { FORCE_COLOR: '1' }, 'full'); // colour: the real chalk's
+    expect(colour.stdout).toContain('\u001b[');
     await both(['--version'], {}, 'fast');
     await both(['-V'], {}, 'fast');
   });
