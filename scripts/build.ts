@@ -26,7 +26,7 @@ await build({
 // The fast path (src/fast.ts) that bin/tasty.js tries first: the same src/ modules, bundled alone as CommonJS so it
 // loads without the ES module loader. Only the modules it runs are in it: every other dynamic import (the API client,
 // undici, the keychain, prompts, spinners) is replaced by a module that throws, which sends the command to the full CLI.
-const FAST_IMPORTS = /^\.\/(commands\/(token|exec|env|status)|auth\/peers|context|auth\/engine|credentials)\.ts$/;
+const FAST_IMPORTS = /^\.\.?\/(commands\/(token|exec|env|status)|auth\/(peers|engine)|context|config|text|api\/token-rules|keychain-service|credentials)\.ts$/;
 await build({
   entryPoints: ['src/fast.ts'],
   outfile: 'dist/fast.cjs',

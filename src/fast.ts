@@ -8,12 +8,23 @@
 // is not cached and usable, a keychain read, a warning, any error. Nothing is written before the answer is complete,
 // so a fallback starts from a clean slate. TASTY_NO_FAST_PATH=1 (read in bin/tasty.js) turns it off.
 import { fstatSync, writeSync } from 'node:fs';
-import { CacheMiss, AuthEngine } from './auth/engine.ts';
-import { type Env, configDir, ENVIRONMENTS, parseSeconds, parseTimeout, readUserConfig, resolveBaseUrl, selectEnvironment } from './config.ts';
-import { keychainServiceName } from './keychain-service.ts';
-import { redactText, redactValue, safeJson } from './text.ts';
-import { isBearerToken } from './api/token-rules.ts';
+import type { AuthEngine } from './auth/engine.ts';
+import type { Env } from './config.ts';
+import { ENVIRONMENTS } from './environments.ts';
 import { VERSION } from './version.ts';
+
+// Everything else is imported where it is used: `--version` loads nothing more (not even node:crypto).
+const lib = async () => {
+  const [engine, config, text, rules, service] = await Promise.all([
+    import('./auth/engine.ts'),
+    import('./config.ts'),
+    import('./text.ts'),
+    import('./api/token-rules.ts'),
+    import('./keychain-service.ts'),
+  ]);
+  return { ...engine, ...config, ...text, ...rules, ...service };
+};
+type Lib = Awaited<ReturnType<typeof lib>>;
 
 /** Thrown (and caught below) when the fast path gives the command to the full CLI. */
 class NotMine extends Error {
@@ -110,23 +121,23 @@ function writeAll(fd: number, text: string): void {
 }
 
 /** The engine of the full path, in cacheOnly mode: no keychain, no lock, no network, no writes. */
-function engine(env: Env, secrets: Set<string>): AuthEngine {
+function engine(L: Lib, env: Env, secrets: Set<string>): AuthEngine {
   // The full path validates both when it builds its engine (a bad value is its error to report: ours falls back).
-  const service = keychainServiceName(env);
-  const timeoutS = env.TASTY_TIMEOUT === undefined ? 15 : parseTimeout(env.TASTY_TIMEOUT, 'TASTY_TIMEOUT');
+  const service = L.keychainServiceName(env);
+  const timeoutS = env.TASTY_TIMEOUT === undefined ? 15 : L.parseTimeout(env.TASTY_TIMEOUT, 'TASTY_TIMEOUT');
   const miss = (what: string) => () => {
-    throw new CacheMiss(what);
+    throw new L.CacheMiss(what);
   };
-  return new AuthEngine({
-    dir: configDir(env),
+  return new L.AuthEngine({
+    dir: L.configDir(env),
     env,
     now: Date.now,
     client: miss('client'),
-    api: (e) => resolveBaseUrl(e, env).baseUrl,
+    api: (e) => L.resolveBaseUrl(e, env).baseUrl,
     keychain: miss('keychain'),
     keychainService: () => service,
     warn: (m) => {
-      throw new CacheMiss(m);
+      throw new L.CacheMiss(m);
     },
     // token and exec are script commands: the full path prints no notes for them either.
     notice: () => {},
@@ -136,33 +147,35 @@ function engine(env: Env, secrets: Set<string>): AuthEngine {
   });
 }
 
-function environmentOf(p: Parsed, env: Env) {
-  return selectEnvironment(p.env, env, readUserConfig(configDir(env), (m) => {
-    throw new CacheMiss(m);
+function environmentOf(L: Lib, p: Parsed, env: Env) {
+  return L.selectEnvironment(p.env, env, L.readUserConfig(L.configDir(env), (m) => {
+    throw new L.CacheMiss(m);
   }));
 }
 
 async function token(p: Parsed, env: Env): Promise<Array<[number, string]>> {
-  const { environment } = environmentOf(p, env);
-  const minTtlS = p.minTtl === undefined ? undefined : parseSeconds(p.minTtl, '--min-ttl');
+  const L = await lib();
+  const { environment } = environmentOf(L, p, env);
+  const minTtlS = p.minTtl === undefined ? undefined : L.parseSeconds(p.minTtl, '--min-ttl');
   const secrets = new Set<string>();
-  const { token: t } = await engine(env, secrets).session(environment, { minTtlS });
+  const { token: t } = await engine(L, env, secrets).session(environment, { minTtlS });
   // The full path refuses such a value with an error: its to report.
-  if (!isBearerToken(t.accessToken)) throw new NotMine();
+  if (!L.isBearerToken(t.accessToken)) throw new NotMine('not a Bearer token');
   if (!p.json) return [[1, `${t.accessToken}\n`]];
   const { tokenDocument } = await import('./commands/token.ts');
-  const doc = redactValue(tokenDocument(t, environment), (s) => redactText(s, secrets, { shapes: false }), new Set([t.accessToken]));
-  return [[1, `${safeJson(doc, 2)}\n`]];
+  const doc = L.redactValue(tokenDocument(t, environment), (s) => L.redactText(s, secrets, { shapes: false }), new Set([t.accessToken]));
+  return [[1, `${L.safeJson(doc, 2)}\n`]];
 }
 
 async function exec(p: Parsed, env: Env): Promise<number> {
-  const { environment } = environmentOf(p, env);
-  const minTtlS = p.minTtl === undefined ? undefined : parseSeconds(p.minTtl, '--min-ttl');
-  const auth = engine(env, new Set());
+  const L = await lib();
+  const { environment } = environmentOf(L, p, env);
+  const minTtlS = p.minTtl === undefined ? undefined : L.parseSeconds(p.minTtl, '--min-ttl');
+  const auth = engine(L, env, new Set());
   auth.silenceNotices();
   const { token: t, credentials } = await auth.session(environment, { minTtlS, credentials: !p.tokenOnly });
   const [{ childEnv }, { runChild }] = await Promise.all([import('./auth/peers.ts'), import('./commands/exec.ts')]);
-  const childVars = childEnv(env, { environment, api: resolveBaseUrl(environment, env), token: t, credentials });
+  const childVars = childEnv(env, { environment, api: L.resolveBaseUrl(environment, env), token: t, credentials });
   const [command, ...args] = p.rest as [string, ...string[]];
   return runChild(command, args, childVars);
 }
@@ -183,7 +196,7 @@ async function viaContext(p: Parsed, env: Env): Promise<{ code: number; writes: 
     },
     keychain: () => {
       keychainWanted = true;
-      return Promise.reject(new CacheMiss('keychain'));
+      return Promise.reject(new NotMine('keychain'));
     },
   };
   const ctx = new Context(io, { env: p.env, json: p.json || undefined, quiet: p.quiet || undefined, color: p.noColor ? false : undefined }, p.command);
