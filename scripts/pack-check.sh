@@ -12,6 +12,8 @@ tgz="$(npm pack --silent --pack-destination "$T" | tail -n 1)"
 [ -f "$T/$tgz" ] || fail "npm pack made no tarball"
 tar -tzf "$T/$tgz" >"$T/files.txt"   # (not piped into grep -q: an early exit would fail tar under pipefail)
 grep -qx 'package/dist/cli.js' "$T/files.txt" || fail "the tarball has no dist/cli.js"
+grep -qx 'package/dist/fast.cjs' "$T/files.txt" || fail "the tarball has no dist/fast.cjs (the fast path)"
+grep -qx 'package/bin/package.json' "$T/files.txt" || fail "the tarball has no bin/package.json (bin/tasty.js is CommonJS)"
 npm install -g --prefix "$T/prefix" --no-audit --no-fund "$T/$tgz" >"$T/install.log" 2>&1 || { cat "$T/install.log"; fail "npm install -g failed"; }
 if grep -Eq 'install-scripts|EBADENGINE|npm (warn|error)' "$T/install.log"; then cat "$T/install.log"; fail "npm install -g warned"; fi
 

@@ -15,7 +15,8 @@ import {
   selectEnvironment,
   type UserConfig,
 } from './config.ts';
-import { CancelledError, UsageError } from './errors.ts';
+import { CancelledError } from './errors.ts';
+import { keychainServiceName } from './keychain-service.ts';
 import { Output, type Stream } from './output.ts';
 
 import { VERSION } from './version.ts';
@@ -118,10 +119,7 @@ export class Context {
 
   /** The keychain service name: `tasty`, or TASTY_KEYCHAIN_SERVICE to keep a separate set of credentials. */
   keychainService(): string {
-    const v = this.env.TASTY_KEYCHAIN_SERVICE;
-    if (v === undefined || v === '') return 'tasty';
-    if (!/^[\w.:@-]{1,64}$/.test(v)) throw new UsageError('TASTY_KEYCHAIN_SERVICE must be 1 to 64 letters, digits or ._:@-', 'e.g. TASTY_KEYCHAIN_SERVICE=tasty-work');
-    return v;
+    return keychainServiceName(this.env);
   }
 
   timeoutMs(): number {

@@ -7,7 +7,7 @@ import type { ApiClient, ApiResponse, TokenResponse } from '../api/client.ts';
 import type { Env, Environment } from '../config.ts';
 import { ApiError, CredentialsRejectedError, ExitCode, NotLoggedInError, StateDirError, stateDirError, TastyError, UsageError, WrongEnvironmentError } from '../errors.ts';
 import { MIN_MINT_INTERVAL_MS } from '../api/token-rules.ts';
-import { cleanServerText } from '../output.ts';
+import { cleanServerText } from '../text.ts';
 import { type Credentials, fromEnv, fromFile, writeToFile } from './credentials.ts';
 import { decodeRefreshToken } from './jwt.ts';
 import type { SecretStore } from './keychain.ts';
@@ -66,6 +66,19 @@ export interface AuthDeps {
   /** Network timeout, used to size how long a mint may hold the lock. */
   timeoutMs: number;
   stateIo?: StateIo;
+  /**
+   * Cached tokens only (the fast path, src/fast.ts): anything that would need the keychain, the lock or the network
+   * throws CacheMiss instead, before any side effect, and the caller falls back to the full CLI.
+   */
+  cacheOnly?: boolean;
+}
+
+/** Thrown in cacheOnly mode where the engine would leave the hot path. */
+export class CacheMiss extends Error {
+  constructor(what: string) {
+    super(`not on the hot path: ${what}`);
+    this.name = 'CacheMiss';
+  }
 }
 
 export interface TokenResult {
@@ -161,6 +174,7 @@ export class AuthEngine {
   async credentials(environment: Environment): Promise<Credentials | undefined> {
     const cheap = this.cheapCredentials(environment);
     if (cheap) return this.register(cheap);
+    if (this.d.cacheOnly) throw new CacheMiss('keychain');
     const kc = await this.keychain();
     const s = await kc.get(environment);
     if (!s) return undefined;
@@ -213,6 +227,8 @@ export class AuthEngine {
       this.d.secret?.(hot.accessToken);
       return { token: hot, minted: false };
     }
+    // The fast path (cacheOnly) stops here, before the keychain, the lock or the network: the full CLI takes over.
+    if (this.d.cacheOnly) throw new CacheMiss('no usable cached token');
     if (!cheap) return this.keychainToken(environment, hotFp, o);
     const creds = this.register(cheap);
     return this.tokenFor(environment, creds, state, o);

@@ -20,10 +20,11 @@ export default async function exec(ctx: Context, opts: { tokenOnly?: boolean; mi
   auth.silenceNotices();
   const { token, credentials } = await auth.session(environment, { minTtlS, credentials: !opts.tokenOnly });
   const env = childEnv(ctx.env, { environment, api: ctx.baseUrl(environment), token, credentials });
-  return run(ctx, command, rest, env);
+  return runChild(command, rest, env, ctx.io.onInterrupt);
 }
 
-function run(ctx: Context, command: string, args: string[], env: Record<string, string>): Promise<number> {
+/** Run the child with the signals passed on; its exit code (128+N for a signal). Shared with the fast path (src/fast.ts). */
+export function runChild(command: string, args: string[], env: Record<string, string>, onInterrupt?: (cb: () => void) => () => void): Promise<number> {
   return new Promise((resolve, reject) => {
     let child: ReturnType<typeof spawn>;
     try {
@@ -46,7 +47,7 @@ function run(ctx: Context, command: string, args: string[], env: Record<string, 
       process.on(sig, h);
     }
     // Ctrl-C: the CLI's own handler would end tasty (exit 130) and orphan the child; claim it and pass it on.
-    const release = ctx.io.onInterrupt?.(() => {});
+    const release = onInterrupt?.(() => {});
     const done = () => {
       for (const [sig, h] of handlers) process.removeListener(sig, h);
       release?.();
