@@ -55,6 +55,16 @@ describe('balances', () => {
     expect(Object.keys(d).every((k) => !k.includes('-'))).toBe(true);
   });
 
+  it('a Credit effect makes the amount positive whatever its raw sign, in JSON and in the table alike', async () => {
+    f.emu.balances['5WX01234'] = { ...f.emu.balances['5WX01234'], 'pending-cash': '-300.25', 'pending-cash-effect': 'Credit' };
+    const j = await f.run(['balances', '--account', '5WX01234', '--json']);
+    expect(j.code).toBe(0);
+    expect((JSON.parse(j.stdout) as Record<string, unknown>).pendingCash).toBe(300.25);
+    const h = await f.run(['balances', '--account', '5WX01234']);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toMatch(/Pending cash +\$300\.25\n/);
+  });
+
   it('without --account: an array of every open account; human output shows signed, formatted money', async () => {
     const r = await f.run(['balances', '--json']);
     const arr = JSON.parse(r.stdout) as Array<Record<string, unknown>>;

@@ -199,3 +199,12 @@ export class MemoryStore implements SecretStore {
     return this.data.delete(e);
   }
 }
+
+/** Poll until `ok()` holds (instead of a fixed sleep); throws after `ms`. */
+export async function waitFor(ok: () => boolean, ms = 10_000, every = 50): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`waitFor: not true within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}

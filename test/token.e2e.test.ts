@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { baseEnv, BIN, useFixture } from './helpers.ts';
+import { baseEnv, BIN, KEYRING_SESSION, useFixture } from './helpers.ts';
 
 const f = useFixture();
 
@@ -44,9 +44,12 @@ describe('tasty token', () => {
     expect(f.emu.mints).toBe(2);
   });
 
-  it('no credentials → exit 3 with the ways to provide them', async () => {
-    const r = await f.run(['token'], { env: { TASTY_CLIENT_SECRET: undefined, TASTY_REFRESH_TOKEN: undefined, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent' } });
-    expect([3, 7]).toContain(r.code); // 7 when the keychain itself is unusable
+  it('no credentials → exit 3 with the ways to provide them (7 exactly when there is no keychain to look in)', async () => {
+    const r = await f.run(['token'], { env: { TASTY_CLIENT_SECRET: undefined, TASTY_REFRESH_TOKEN: undefined } });
+    // With the private keyring (CI): an empty keychain, exit 3. Without it there is no Secret Service: exit 7.
+    expect(r.code).toBe(KEYRING_SESSION ? 3 : 7);
+    const nobus = await f.run(['token'], { env: { TASTY_CLIENT_SECRET: undefined, TASTY_REFRESH_TOKEN: undefined, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent' } });
+    expect(nobus.code).toBe(7);
     expect(r.stderr).toMatch(/TASTY_CLIENT_SECRET|--insecure-storage/);
     expect(f.emu.tokenRequests).toBe(0);
   });
