@@ -1,10 +1,9 @@
 // accounts, balances (with --watch) and api, end to end against the emulator.
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type EmuAccount, makeRefreshToken, manyAccounts } from './emulator/emulator.ts';
-import { baseEnv, BIN, useFixture } from './helpers.ts';
+import { baseEnv, BIN, useFixture, spawnTracked } from './helpers.ts';
 
 const f = useFixture();
 
@@ -129,7 +128,7 @@ describe('balances', () => {
 
 /** Start a watch; returns helpers to read its output and stop it. */
 function watch(args: string[], env: Record<string, string | undefined> = {}) {
-  const child = spawn(process.execPath, [BIN, 'balances', ...args], { env: baseEnv({ ...f.env, ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnTracked(process.execPath, [BIN, 'balances', ...args], { env: baseEnv({ ...f.env, ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

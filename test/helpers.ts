@@ -1,8 +1,9 @@
 // Shared test helpers: spawn the built CLI with an isolated config dir against the emulator.
-import { spawn } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
@@ -29,9 +30,43 @@ export const KEYRING_SESSION = process.env.TASTY_IN_KEYRING_SESSION === '1';
 /** CI must run the keychain tests, never skip them. */
 export const KEYRING_REQUIRED = process.env.CI === 'true' || process.env.TASTY_TEST_KEYCHAIN === 'required';
 
+/** Every temp dir made by tmpDir(), removed after the file's tests (each test file evaluates this module anew). */
+const tmpDirs = new Set<string>();
+/** Every child spawned through spawnTracked() that has not exited yet: killed after each test, passed or failed. */
+const live = new Set<ChildProcess>();
+
 export function tmpDir(prefix = 'tasty-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  tmpDirs.add(d);
+  return d;
 }
+
+/** spawn(), with the child killed (SIGKILL) in teardown if the test ends, by an assertion or a timeout, before it does. */
+export function spawnTracked(command: string, args: string[], o: SpawnOptions): PipedChild {
+  // Typed as piped: the callers that ask for 'ignore' never touch those streams.
+  const child = spawn(command, args, o) as PipedChild;
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  child.once('error', () => live.delete(child));
+  return child;
+}
+
+export type PipedChild = ChildProcess & { stdin: Writable; stdout: Readable; stderr: Readable };
+
+/** The built CLI as a background child (watch loops, signals), tracked like every other. */
+export function spawnTasty(args: string[], env: Record<string, string | undefined>, stdio: SpawnOptions['stdio'] = ['ignore', 'pipe', 'pipe']): PipedChild {
+  return spawnTracked(process.execPath, [BIN, ...args], { env: baseEnv(env), stdio });
+}
+
+afterEach(() => {
+  for (const c of live) c.kill('SIGKILL');
+  live.clear();
+});
+
+afterAll(() => {
+  for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
+  tmpDirs.clear();
+});
 
 export interface RunOptions {
   env?: Record<string, string | undefined>;
@@ -60,7 +95,7 @@ export function baseEnv(extra: Record<string, string | undefined> = {}): Record<
 export function runTasty(args: string[], o: RunOptions = {}): Promise<RunResult> {
   const start = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawnTracked(process.execPath, [BIN, ...args], {
       env: baseEnv(o.env),
       cwd: o.cwd ?? ROOT,
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -76,9 +111,10 @@ export function runTasty(args: string[], o: RunOptions = {}): Promise<RunResult>
       captured.push(stdout, stderr);
       resolve({ code, signal, stdout, stderr, ms: performance.now() - start });
     });
-    child.stdin.on('error', () => {});
-    if (o.input !== undefined) child.stdin.end(o.input);
-    else child.stdin.end();
+    const stdin = child.stdin;
+    stdin.on('error', () => {});
+    if (o.input !== undefined) stdin.end(o.input);
+    else stdin.end();
   });
 }
 

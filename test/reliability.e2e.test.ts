@@ -1,13 +1,13 @@
 // Reliability under load, crashes, faults and a hostile server: nothing lost, nothing leaked, no IP block earned.
 // Each test prints its figures (runs, faults, requests counted) for the README's "Reliability" section.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { STATE_VERSION } from '../src/auth/state.ts';
 import type { Fault, FaultTarget } from './emulator/emulator.ts';
 import { writeToFile } from '../src/auth/credentials.ts';
-import { baseEnv, BIN, fixture, KEYRING_SESSION, useFixture, waitFor } from './helpers.ts';
+import { baseEnv, BIN, fixture, KEYRING_SESSION, useFixture, waitFor, spawnTracked } from './helpers.ts';
 
 const f = useFixture();
 
@@ -69,7 +69,7 @@ describe('crash consistency', () => {
     for (let i = 0; i < CRASHES; i++) {
       spawnSync('rm', ['-f', join(f.dir, 'state.json')]);
       f.emu.inject('token', { kind: 'slow', ms: 20 + Math.floor(Math.random() * 40) });
-      const child = spawn(process.execPath, [BIN, 'balances', '--json'], { env: baseEnv(env), stdio: 'ignore' });
+      const child = spawnTracked(process.execPath, [BIN, 'balances', '--json'], { env: baseEnv(env), stdio: 'ignore' });
       const closed = new Promise((r) => child.once('close', r));
       await new Promise((r) => setTimeout(r, 40 + Math.random() * 110));
       if (child.exitCode === null && child.signalCode === null) {
@@ -192,7 +192,7 @@ describe('IP-block safety', () => {
 
   it('--watch against a failing token endpoint never sends more than one mint a minute', async () => {
     f.emu.expiresIn = 2;
-    const child = spawn(process.execPath, [BIN, 'balances', '--account', '5WX01234', '--watch', '5', '--json'], { env: baseEnv(f.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTracked(process.execPath, [BIN, 'balances', '--account', '5WX01234', '--watch', '5', '--json'], { env: baseEnv(f.env), stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -239,7 +239,7 @@ describe('hostile server', () => {
     // Async: the emulator lives in this process and must keep answering.
     const run = (args: string, input = '') =>
       new Promise<number | null>((resolve) => {
-        const c = spawn('sh', ['-c', `umask 000; exec "${process.execPath}" "${BIN}" ${args}`], { env: baseEnv({ ...f.env, TASTY_CLIENT_SECRET: undefined, TASTY_REFRESH_TOKEN: undefined }), stdio: ['pipe', 'ignore', 'ignore'] });
+        const c = spawnTracked('sh', ['-c', `umask 000; exec "${process.execPath}" "${BIN}" ${args}`], { env: baseEnv({ ...f.env, TASTY_CLIENT_SECRET: undefined, TASTY_REFRESH_TOKEN: undefined }), stdio: ['pipe', 'ignore', 'ignore'] });
         c.stdin.end(input);
         c.on('close', resolve);
       });

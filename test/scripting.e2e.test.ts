@@ -1,6 +1,5 @@
 // The scripting contract (README "Scripting"): one JSON document on every exit with --json, shapes that follow the
 // flags alone, `tasty api` in the manner of `gh api`, and -q/--quiet.
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -8,7 +7,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { run } from '../src/cli.ts';
 import type { Prompter } from '../src/prompt.ts';
-import { baseEnv, BIN, MemoryStore, tmpDir, useFixture } from './helpers.ts';
+import { baseEnv, BIN, MemoryStore, tmpDir, useFixture, spawnTracked } from './helpers.ts';
 
 const f = useFixture();
 
@@ -158,7 +157,7 @@ describe('--json: exactly one JSON document on stdout on every exit', () => {
 
   it('130: Ctrl-C during a request (a real SIGINT to the process)', async () => {
     f.emu.inject('api', { kind: 'hang' });
-    const child = spawn(process.execPath, [BIN, 'api', 'customers/me', '--json'], { env: baseEnv(f.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTracked(process.execPath, [BIN, 'api', 'customers/me', '--json'], { env: baseEnv(f.env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -228,7 +227,7 @@ describe('shapes follow the flags alone', () => {
 
   it('balances --watch --json lines have the same shape as one run (an array without --account)', async () => {
     await f.run(['accounts', 'use', '5WX01234']);
-    const child = spawn(process.execPath, [BIN, 'balances', '--watch', '5', '--json'], { env: baseEnv(f.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTracked(process.execPath, [BIN, 'balances', '--watch', '5', '--json'], { env: baseEnv(f.env), stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     const deadline = Date.now() + 10_000;

@@ -116,6 +116,9 @@ export function keychainFailure(name: string, op: string, e: unknown): KeychainE
   return new KeychainError(`the ${name} failed to ${op}: ${text}`, NO_KEYCHAIN_HINT, e);
 }
 
+/** The part of @napi-rs/keyring tasty uses. */
+export type KeyringModule = Pick<typeof import('@napi-rs/keyring'), 'AsyncEntry'>;
+
 function withTimeout<T>(p: Promise<T>, ms: number, name: string, op: string, ac: AbortController): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const t = new Promise<never>((_, reject) => {
@@ -133,12 +136,19 @@ export class KeychainStore implements SecretStore {
   private readonly timeoutMs: number;
   private readonly service: string;
   private readonly env: Env;
+  private readonly load: () => Promise<KeyringModule>;
 
-  constructor(o: { timeoutMs?: number; service?: string; env?: Env } = {}) {
+  /**
+   * `load` supplies the native module (@napi-rs/keyring by default). Against a frozen daemon its constructor blocks
+   * the event loop until D-Bus's own ~2 s reply timeout; our timer is for calls that are accepted and never
+   * completed (an unlock prompt nobody answers), which only an injected module can stage in a test.
+   */
+  constructor(o: { timeoutMs?: number; service?: string; env?: Env; load?: () => Promise<KeyringModule> } = {}) {
     this.name = keychainName();
     this.timeoutMs = o.timeoutMs ?? KEYCHAIN_TIMEOUT_MS;
     this.service = o.service ?? KEYCHAIN_SERVICE;
     this.env = o.env ?? process.env;
+    this.load = o.load ?? (() => import('@napi-rs/keyring'));
   }
 
   /**
@@ -160,9 +170,9 @@ export class KeychainStore implements SecretStore {
   private async run<T>(environment: Environment, op: string, fn: (entry: import('@napi-rs/keyring').AsyncEntry, signal: AbortSignal) => Promise<T>): Promise<T> {
     const ac = new AbortController();
     const work = (async () => {
-      let mod: typeof import('@napi-rs/keyring');
+      let mod: KeyringModule;
       try {
-        mod = await import('@napi-rs/keyring');
+        mod = await this.load();
       } catch (e) {
         throw new KeychainError(`the keychain module could not be loaded: ${describe(e)}`, NO_KEYCHAIN_HINT, e);
       }
