@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { run } from '../src/cli.ts';
 import type { Prompter } from '../src/prompt.ts';
-import { baseEnv, BIN, MemoryStore, tmpDir, useFixture, spawnTracked } from './helpers.ts';
+import { BIN, baseEnv, MemoryStore, ROOT, spawnTracked, tmpDir, useFixture } from './helpers.ts';
 
 const f = useFixture();
 
@@ -92,6 +92,52 @@ describe('--json: exactly one JSON document on stdout on every exit', () => {
     expect(e).toMatchObject({ code, exitCode: 2 });
     expect(e.hint).toMatch(/./);
     expect(r.stderr).toMatch(/^tasty: /m); // the human line is still on stderr
+    expect(f.emu.requests).toHaveLength(0);
+  });
+
+  // Every command, each with input it must refuse: exit 2, one usage error document on stdout, the human line on
+  // stderr, and not one request. The table is checked against the commands src/cli.ts registers.
+  const REFUSED: Array<[command: string, args: string[]]> = [
+    ['token', ['token', '--min-ttl', 'soon']],
+    ['exec', ['exec']],
+    ['quote-token', ['quote-token', '--env', 'staging']],
+    ['login', ['login', '--stdin', '--env', 'staging']],
+    ['logout', ['logout', '--env', 'staging']],
+    ['status', ['status', '--env', 'staging']],
+    ['env', ['env', '--bogus']],
+    ['env use', ['env', 'use', 'staging']],
+    ['accounts', ['accounts', '--bogus']],
+    ['accounts use', ['accounts', 'use', '../etc']],
+    ['balances', ['balances', '--watch', '2']],
+    ['api', ['api', 'customers/me', '-X', 'FETCH']],
+    ['doctor', ['doctor', '--env', 'staging']],
+  ];
+
+  it('the refusal table names every command src/cli.ts registers', () => {
+    const src = readFileSync(join(ROOT, 'src', 'cli.ts'), 'utf8');
+    const names: string[] = [];
+    let parent = '';
+    for (const m of src.matchAll(/^( +)\.command\('([a-z-]+)'\)/gm)) {
+      // A nested command (env use, accounts use) is registered on its parent's variable, deeper in the chain.
+      const name = m[2] as string;
+      if (name === 'use') names.push(`${parent} use`);
+      else {
+        parent = name;
+        names.push(name);
+      }
+    }
+    expect(names.length).toBeGreaterThan(10);
+    expect(REFUSED.map(([c]) => c).sort()).toEqual(names.sort());
+  });
+
+  it.each(REFUSED)('2: %s refuses bad input with --json: a usage error document, nothing sent', async (_command, args) => {
+    const r = await f.run([...args, '--json'], { input: '' });
+    expect(r.code, r.stderr).toBe(2);
+    const e = errorOf(r.stdout);
+    expect(e.exitCode).toBe(2);
+    expect(e.hint).toMatch(/./);
+    expect(r.stderr).toMatch(/^tasty: /m);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(f.emu.requests).toHaveLength(0);
   });
 
