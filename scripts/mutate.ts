@@ -102,10 +102,10 @@ const MUTATIONS: Mutation[] = [
   },
   {
     id: 'hostile-type-crash',
-    what: 'a non-string server value crashes the renderer (exit 1)',
-    file: 'src/render.ts',
-    from: "  return typeof v === 'string' ? sanitize(v).replace(/\\s+/g, ' ').trim() : v === undefined || v === null ? '' : String(v);",
-    to: "  return v === undefined || v === null ? '' : sanitize(v as string).replace(/\\s+/g, ' ').trim();",
+    what: 'the balances table drops its type guard: a non-string amount from the server crashes it (exit 1)',
+    file: 'src/commands/balances.ts',
+    from: "      const exact = typeof raw === 'string' ? signedDecimal(raw, sign) :",
+    to: "      const exact = typeof raw !== 'number' ? signedDecimal(raw as string, sign) :",
     test: ['test/reliability.e2e.test.ts', 'escape sequences, wrong types'],
   },
 ];

@@ -3,12 +3,14 @@ import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import type { Readable, Writable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import type { SecretStore, StoredSecrets } from '../src/auth/keychain.ts';
 import type { Environment } from '../src/config.ts';
+import type { Io } from '../src/context.ts';
+import type { Choice, Prompter } from '../src/prompt.ts';
 import { Emulator, type EmulatorOptions } from './emulator/emulator.ts';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -243,4 +245,83 @@ export async function waitFor(ok: () => boolean, ms = 10_000, every = 50): Promi
     if (Date.now() > end) throw new Error(`waitFor: not true within ${ms} ms`);
     await new Promise((r) => setTimeout(r, every));
   }
+}
+
+/** An in-process run of the CLI (src/cli.ts `run`) with injected streams, prompts and keychain. */
+export interface Harness {
+  out: { text: string };
+  err: { text: string };
+  /** Every prompt shown, in order: its message, and for a select the choice the cursor started on. */
+  asked: Array<{ message: string; initial?: unknown }>;
+  /** TASTY_CONFIG_DIR (a fresh temp dir unless the env names one). */
+  dir: string;
+  store: SecretStore | undefined;
+  io: Io;
+  run: (args: string[]) => Promise<number>;
+}
+
+/**
+ * The one in-process harness. `tty` (default true) marks stdout/stderr as terminals; `prompter` answers the prompts
+ * it implements (a select or secret it lacks fails the test, an unanswered confirm is "no"); `store` is the keychain
+ * (default a fresh MemoryStore; null: none injected, the real one).
+ */
+export function inProcess(
+  o: { env?: Record<string, string | undefined>; tty?: boolean; prompter?: Partial<Prompter>; store?: SecretStore | null; onInterrupt?: Io['onInterrupt']; stdin?: Io['stdin'] } = {},
+): Harness {
+  const out = { text: '' };
+  const err = { text: '' };
+  const asked: Harness['asked'] = [];
+  const p = o.prompter ?? {};
+  const prompter: Prompter = {
+    async select<T>(message: string, choices: Choice<T>[], initial?: T) {
+      asked.push({ message, initial });
+      if (!p.select) throw new Error(`not asked: ${message}`);
+      return p.select(message, choices, initial);
+    },
+    async secret(message, so) {
+      asked.push({ message });
+      if (!p.secret) throw new Error(`not asked: ${message}`);
+      return p.secret(message, so);
+    },
+    async confirm(message) {
+      asked.push({ message });
+      return p.confirm ? p.confirm(message) : false;
+    },
+  };
+  const dir = o.env?.TASTY_CONFIG_DIR ?? tmpDir();
+  const tty = o.tty !== false;
+  const store = o.store === null ? undefined : (o.store ?? new MemoryStore());
+  const io: Io = {
+    env: { TASTY_CONFIG_DIR: dir, ...o.env },
+    stdin: o.stdin ?? Object.assign(new PassThrough(), { isTTY: tty }),
+    stdout: {
+      write: (s: string) => {
+        out.text += s;
+        return true;
+      },
+      isTTY: tty,
+    },
+    stderr: {
+      write: (s: string) => {
+        err.text += s;
+        return true;
+      },
+      isTTY: tty,
+    },
+    ...(store ? { keychain: async () => store } : {}),
+    prompter,
+    onInterrupt: o.onInterrupt,
+  };
+  return {
+    out,
+    err,
+    asked,
+    dir,
+    store,
+    io,
+    run: async (args) => {
+      const { run } = await import('../src/cli.ts');
+      return run(['node', 'tasty', ...args], io);
+    },
+  };
 }

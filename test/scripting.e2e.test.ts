@@ -3,11 +3,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { run } from '../src/cli.ts';
 import type { Prompter } from '../src/prompt.ts';
-import { BIN, baseEnv, MemoryStore, ROOT, spawnTracked, tmpDir, useFixture } from './helpers.ts';
+import { BIN, baseEnv, inProcess, ROOT, spawnTracked, tmpDir, useFixture } from './helpers.ts';
 
 const f = useFixture();
 
@@ -37,30 +36,7 @@ async function closedPort(): Promise<number> {
 
 /** In-process run with TTY streams and an injected prompt layer. */
 function terminal(prompter: Partial<Prompter>, env: Record<string, string> = {}) {
-  const out = { text: '' };
-  const err = { text: '' };
-  const asked: string[] = [];
-  const full: Prompter = {
-    select: prompter.select ?? (async () => Promise.reject(new Error('not asked'))),
-    secret: prompter.secret ?? (async () => Promise.reject(new Error('not asked'))),
-    confirm: async (m) => {
-      asked.push(m);
-      return prompter.confirm ? prompter.confirm(m) : false;
-    },
-  };
-  return {
-    out,
-    err,
-    asked,
-    io: {
-      env: { ...f.env, TASTY_CONFIG_DIR: tmpDir(), ...env } as Record<string, string | undefined>,
-      stdin: Object.assign(new PassThrough(), { isTTY: true }),
-      stdout: { write: (s: string) => (out.text += s), isTTY: true },
-      stderr: { write: (s: string) => (err.text += s), isTTY: true },
-      keychain: async () => new MemoryStore(),
-      prompter: full,
-    },
-  };
+  return inProcess({ env: { ...f.env, TASTY_CONFIG_DIR: tmpDir(), ...env }, prompter });
 }
 
 describe('--json: exactly one JSON document on stdout on every exit', () => {
@@ -432,7 +408,7 @@ describe('tasty api, like gh api', () => {
     expect(plain).toContain('body: {"order-type":"Limit","legs":"xxxx');
     expect(plain).toMatch(/… \(\d+ bytes\)/);
     expect(t.err.text).toMatch(/\u001b\[31m(\u001b\[1m)?production/);
-    expect(t.asked).toEqual(['Send POST /accounts/5WX01234/orders to production?']);
+    expect(t.asked.map((a) => a.message)).toEqual(['Send POST /accounts/5WX01234/orders to production?']);
     expect(plain).toMatch(/declined: POST \/accounts\/5WX01234\/orders was not sent/);
   });
 });
