@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type EmuAccount, makeRefreshToken, manyAccounts } from './emulator/emulator.ts';
-import { baseEnv, BIN, useFixture, spawnTracked } from './helpers.ts';
+import { useFixture, spawnTasty, } from './helpers.ts';
 
 const f = useFixture();
 
@@ -128,7 +128,7 @@ describe('balances', () => {
 
 /** Start a watch; returns helpers to read its output and stop it. */
 function watch(args: string[], env: Record<string, string | undefined> = {}) {
-  const child = spawnTracked(process.execPath, [BIN, 'balances', ...args], { env: baseEnv({ ...f.env, ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnTasty(['balances', ...args], { ...f.env, ...env });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -154,13 +154,14 @@ describe('balances --watch', () => {
   it('runs across several token lifetimes with background re-mints, no failed request, and Ctrl-C exits 0', async () => {
     f.emu.expiresIn = 4;
     const w = watch(['--account', '5WX01234', '--watch', '5', '--json']);
-    await new Promise((r) => setTimeout(r, 13_000));
+    // Three documents and three mints (4-s tokens renewed ahead of expiry), waited for rather than slept for.
+    expect(await w.until(() => w.out().split('\n').length > 3 && f.emu.mints >= 3, 25_000)).toBe(true);
     const code = await w.interrupt();
     expect(code).toBe(0);
     const lines = w.out().trim().split('\n');
     expect(lines.length).toBeGreaterThanOrEqual(3);
     for (const l of lines) expect(JSON.parse(l)).toMatchObject({ accountNumber: '5WX01234' }); // one document per line
-    expect(f.emu.mints).toBeGreaterThanOrEqual(3); // 13 s of 4-s tokens
+    expect(f.emu.mints).toBeGreaterThanOrEqual(3); // over 10 s of 4-s tokens
     expect(f.emu.requests.filter((r) => r.status >= 400)).toEqual([]);
     expect(f.emu.count('/accounts/5WX01234/balances')).toBe(lines.length);
   });

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { STATE_VERSION } from '../src/auth/state.ts';
 import type { Fault, FaultTarget } from './emulator/emulator.ts';
 import { writeToFile } from '../src/auth/credentials.ts';
-import { baseEnv, BIN, fixture, KEYRING_SESSION, useFixture, waitFor, spawnTracked } from './helpers.ts';
+import { baseEnv, BIN, fixture, KEYRING_SESSION, useFixture, waitFor, spawnTasty, spawnTracked } from './helpers.ts';
 
 const f = useFixture();
 
@@ -69,7 +69,7 @@ describe('crash consistency', () => {
     for (let i = 0; i < CRASHES; i++) {
       spawnSync('rm', ['-f', join(f.dir, 'state.json')]);
       f.emu.inject('token', { kind: 'slow', ms: 20 + Math.floor(Math.random() * 40) });
-      const child = spawnTracked(process.execPath, [BIN, 'balances', '--json'], { env: baseEnv(env), stdio: 'ignore' });
+      const child = spawnTasty(['balances', '--json'], env, 'ignore');
       const closed = new Promise((r) => child.once('close', r));
       await new Promise((r) => setTimeout(r, 40 + Math.random() * 110));
       if (child.exitCode === null && child.signalCode === null) {
@@ -192,7 +192,7 @@ describe('IP-block safety', () => {
 
   it('--watch against a failing token endpoint never sends more than one mint a minute', async () => {
     f.emu.expiresIn = 2;
-    const child = spawnTracked(process.execPath, [BIN, 'balances', '--account', '5WX01234', '--watch', '5', '--json'], { env: baseEnv(f.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTasty(['balances', '--account', '5WX01234', '--watch', '5', '--json'], f.env);
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../src/cli.ts';
 import type { Prompter } from '../src/prompt.ts';
-import { BIN, baseEnv, inProcess, ROOT, spawnTracked, tmpDir, useFixture } from './helpers.ts';
+import { inProcess, ROOT, spawnTasty, tmpDir, useFixture } from './helpers.ts';
 
 const f = useFixture();
 
@@ -179,7 +179,7 @@ describe('--json: exactly one JSON document on stdout on every exit', () => {
 
   it('130: Ctrl-C during a request (a real SIGINT to the process)', async () => {
     f.emu.inject('api', { kind: 'hang' });
-    const child = spawnTracked(process.execPath, [BIN, 'api', 'customers/me', '--json'], { env: baseEnv(f.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTasty(['api', 'customers/me', '--json'], f.env);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -249,7 +249,7 @@ describe('shapes follow the flags alone', () => {
 
   it('balances --watch --json lines have the same shape as one run (an array without --account)', async () => {
     await f.run(['accounts', 'use', '5WX01234']);
-    const child = spawnTracked(process.execPath, [BIN, 'balances', '--watch', '5', '--json'], { env: baseEnv(f.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTasty(['balances', '--watch', '5', '--json'], f.env);
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     const deadline = Date.now() + 10_000;

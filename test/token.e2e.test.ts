@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { baseEnv, BIN, KEYRING_SESSION, useFixture, spawnTracked } from './helpers.ts';
+import { KEYRING_SESSION, useFixture, spawnTasty, } from './helpers.ts';
 
 const f = useFixture();
 
@@ -68,7 +68,7 @@ describe('tasty token', () => {
   it('a lock left by a killed process is recovered within seconds', async () => {
     // A real holder: a tasty process stuck in a mint (the token endpoint hangs), SIGKILLed mid-mint.
     f.emu.inject('token', { kind: 'hang' });
-    const child = spawnTracked(process.execPath, [BIN, 'token'], { env: baseEnv(f.env), stdio: 'ignore' });
+    const child = spawnTasty(['token'], f.env, 'ignore');
     const lock = join(f.dir, 'state.lock');
     for (let i = 0; i < 200 && f.emu.tokenRequests === 0; i++) await new Promise((r) => setTimeout(r, 25));
     expect(f.emu.tokenRequests).toBe(1); // the holder is inside its mint
