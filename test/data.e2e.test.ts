@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type EmuAccount, makeRefreshToken, manyAccounts } from './emulator/emulator.ts';
-import { useFixture, spawnTasty, } from './helpers.ts';
+import { spawnTasty, useFixture } from './helpers.ts';
 
 const f = useFixture();
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { STATE_VERSION } from '../src/auth/state.ts';
 import type { Fault, FaultTarget } from './emulator/emulator.ts';
 import { writeToFile } from '../src/auth/credentials.ts';
-import { baseEnv, BIN, fixture, KEYRING_SESSION, useFixture, waitFor, spawnTasty, spawnTracked } from './helpers.ts';
+import { baseEnv, BIN, fixture, KEYRING_SESSION, spawnTasty, spawnTracked, useFixture, waitFor } from './helpers.ts';
 
 const f = useFixture();
 

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { KEYRING_SESSION, useFixture, spawnTasty, } from './helpers.ts';
+import { KEYRING_SESSION, spawnTasty, useFixture } from './helpers.ts';
 
 const f = useFixture();
 
