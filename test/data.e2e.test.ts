@@ -168,7 +168,7 @@ describe('balances --watch', () => {
 
   it('an outage keeps the last figures marked stale, then recovers', async () => {
     const w = watch(['--account', '5WX01234', '--watch', '5']);
-    expect(await w.until(() => w.out().includes('Net liquidating value'), 5_000)).toBe(true);
+    expect(await w.until(() => w.out().includes('Net liquidating value'), 15_000)).toBe(true); // polled: slack for a loaded machine
     f.emu.inject('/accounts/', { kind: 'status', status: 503 }, Number.POSITIVE_INFINITY);
     expect(await w.until(() => w.out().includes('⚠ stale: last update at'), 8_000)).toBe(true);
     f.emu.clearFaults();
@@ -180,7 +180,7 @@ describe('balances --watch', () => {
 
   it('a rejected grant stops the watch with exit 4', async () => {
     const w = watch(['--account', '5WX01234', '--watch', '5']);
-    expect(await w.until(() => w.out().includes('Net liquidating value'), 5_000)).toBe(true);
+    expect(await w.until(() => w.out().includes('Net liquidating value'), 15_000)).toBe(true); // polled: slack for a loaded machine
     f.emu.revokeGrant();
     f.emu.revokeAccessTokens();
     const code = await Promise.race([w.exited, new Promise((r) => setTimeout(() => r('timeout'), 9_000))]);
