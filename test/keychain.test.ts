@@ -1,7 +1,7 @@
 // The real OS keychain: under CI (scripts/with-keyring.sh) a gnome-keyring Secret Service in a private D-Bus session.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { KeychainStore, type KeyringModule } from '../src/auth/keychain.ts';
 import { BIN, KEYRING_REQUIRED, KEYRING_SESSION, tmpDir, useEmulator } from './helpers.ts';
 
@@ -20,7 +20,8 @@ function secretTool(...args: string[]): string {
 
 describe.runIf(available || required)('real keychain (Secret Service)', () => {
   const store = new KeychainStore({ service });
-  afterAll(async () => {
+  // Each test starts from no entries (in any order), and none are left behind.
+  afterEach(async () => {
     await store.delete('sandbox').catch(() => {});
     await store.delete('production').catch(() => {});
   });
