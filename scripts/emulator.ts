@@ -141,6 +141,16 @@ const admin: Server = createServer((req, res) => {
 await new Promise<void>((resolve) => admin.listen(port('--admin-port'), '127.0.0.1', resolve));
 const adminUrl = `http://127.0.0.1:${(admin.address() as AddressInfo).port}`;
 
+// Ctrl-C is ours from before the banner says so: one pressed (or sent) as the banner appears still cleans up.
+let ready = false;
+let stopAsked = false;
+const onSignal = () => {
+  if (ready) void stop();
+  else stopAsked = true;
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
 // stdout: only the lines to eval.
 process.stdout.write(
   `export TASTY_API_URL=${emu.url} TASTY_ENV=${environment} TASTY_CLIENT_SECRET=${emu.clientSecret} TASTY_REFRESH_TOKEN=${emu.refreshToken}\n` +
@@ -186,5 +196,5 @@ async function stop(): Promise<void> {
   err('tasty playground: stopped');
   process.exit(0);
 }
-process.on('SIGINT', () => void stop());
-process.on('SIGTERM', () => void stop());
+ready = true;
+if (stopAsked) void stop();

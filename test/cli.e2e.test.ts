@@ -1,12 +1,16 @@
 // End-to-end: the built binary's program, global options, usage errors and environment selection.
 import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ROOT, runTasty, tmpDir, useFixture } from './helpers.ts';
 import { expectMode } from './platforms.ts';
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+// One emulator for the file; its request log and faults are cleared before each test, so "nothing sent" holds in any order.
 const f = useFixture({}, { once: true });
+beforeEach(() => {
+  f.emu.reset();
+});
 
 describe('program', () => {
   it('--version prints the package version', async () => {

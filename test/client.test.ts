@@ -3,7 +3,7 @@ import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ApiClient, parseErrorBody, parseRetryAfter, proxyFor, UnauthorizedError } from '../src/api/client.ts';
-import { ApiError, CredentialsRejectedError, ExitCode, TastyError, UnreachableError } from '../src/errors.ts';
+import { ApiError, CredentialsRejectedError, TastyError, UnreachableError } from '../src/errors.ts';
 import { useEmulator } from './helpers.ts';
 import { Emulator } from './emulator/emulator.ts';
 
@@ -64,7 +64,7 @@ describe('requests', () => {
     const c = client({ userAgent: '' });
     const e = await failure(c.mint(emu.refreshToken, emu.clientSecret));
     expect(e).toBeInstanceOf(ApiError);
-    expect(e.exitCode).toBe(ExitCode.api);
+    expect(e.exitCode).toBe(6);
     expect(e.cause_).toBe('html_401');
     expect(e.hint).toMatch(/User-Agent/);
     await c.close();
@@ -105,7 +105,7 @@ describe('token endpoint faults', () => {
       const c = client();
       const e = await failure(c.mint(emu.refreshToken, emu.clientSecret));
       expect(e).toBeInstanceOf(CredentialsRejectedError);
-      expect(e.exitCode).toBe(ExitCode.rejected);
+      expect(e.exitCode).toBe(4);
       expect(e.message).toContain(`"${words}"`);
       expect(e.cause_).toBe(cause);
       expect(emu.tokenRequests).toBe(1);
@@ -116,7 +116,7 @@ describe('token endpoint faults', () => {
   it('the RFC dialect {"error":"invalid_grant"} is a rejection too', async () => {
     emu.inject('token', { kind: 'rfc-invalid-grant', description: 'Grant revoked' });
     const e = await failure(client().mint(emu.refreshToken, emu.clientSecret));
-    expect(e.exitCode).toBe(ExitCode.rejected);
+    expect(e.exitCode).toBe(4);
     expect(e.hint).toMatch(/new Personal OAuth Grant/);
   });
 
@@ -139,7 +139,7 @@ describe('token endpoint faults', () => {
   it('a persistent invalid_request is exit 6 after 2 retries, not a rejection', async () => {
     emu.inject('token', { kind: 'transient-invalid-request' }, Number.POSITIVE_INFINITY);
     const e = await failure(client().mint(emu.refreshToken, emu.clientSecret));
-    expect(e.exitCode).toBe(ExitCode.api);
+    expect(e.exitCode).toBe(6);
     expect(e.cause_).toBe('transient_invalid_request');
     expect(e.message).toContain('User is not a TastyTrade customer');
     expect(emu.tokenRequests).toBe(3);
@@ -163,14 +163,14 @@ describe('API faults', () => {
     emu.inject('api', { kind: 'status', status: 403 });
     const e = await failure(client().call('GET', '/customers/me/accounts', token));
     expect(e).toBeInstanceOf(ApiError);
-    expect(e.exitCode).toBe(ExitCode.api);
+    expect(e.exitCode).toBe(6);
     expect(e.message).toContain('403 User not permitted access (not_permitted)');
     expect(emu.requests.length).toBe(1);
   });
 
   it('404 → exit 6 naming tastytrade\'s message', async () => {
     const e = await failure(client().call('GET', '/accounts/NOPE1/balances', token));
-    expect(e.exitCode).toBe(ExitCode.api);
+    expect(e.exitCode).toBe(6);
     expect(e.message).toContain('404 Account NOPE1 not found (record_not_found)');
   });
 
@@ -185,7 +185,7 @@ describe('API faults', () => {
     it(`${status} persistent → exit 6 after exactly 2 retries`, async () => {
       emu.inject('api', { kind: 'status', status }, Number.POSITIVE_INFINITY);
       const e = await failure(client().call('GET', '/customers/me', token));
-      expect(e.exitCode).toBe(ExitCode.api);
+      expect(e.exitCode).toBe(6);
       expect(e.cause_).toBe('server_error');
       expect(emu.count('/customers/me')).toBe(3);
     });
@@ -208,7 +208,7 @@ describe('API faults', () => {
   it('POST is never retried', async () => {
     emu.inject('api', { kind: 'status', status: 503 }, 1);
     const e = await failure(client().call('POST', '/accounts/5WX01234/orders/dry-run', token, '{}'));
-    expect(e.exitCode).toBe(ExitCode.api);
+    expect(e.exitCode).toBe(6);
     expect(emu.requests.length).toBe(1);
   });
 
@@ -219,7 +219,7 @@ describe('API faults', () => {
     emu.inject('api', { kind: 'reset' }, Number.POSITIVE_INFINITY);
     const e = await failure(client().call('GET', '/customers/me', token));
     expect(e).toBeInstanceOf(UnreachableError);
-    expect(e.exitCode).toBe(ExitCode.unreachable);
+    expect(e.exitCode).toBe(5);
     expect(e.cause_).toBe('reset');
     expect(emu.requests.length).toBe(3);
   });
@@ -229,7 +229,7 @@ describe('API faults', () => {
     const t0 = performance.now();
     const e = await failure(client({ timeoutMs: 500 }).call('GET', '/customers/me', token));
     const ms = performance.now() - t0;
-    expect(e.exitCode).toBe(ExitCode.unreachable);
+    expect(e.exitCode).toBe(5);
     expect(e.cause_).toBe('timeout');
     expect(e.hint).toMatch(/8 hours/);
     expect(e.hint).toMatch(/api\.support@tastytrade\.com/);
@@ -268,7 +268,7 @@ describe('API faults', () => {
   it('truncated JSON → exit 6 "not JSON (truncated or HTML)"', async () => {
     emu.inject('api', { kind: 'truncated' });
     const e = await failure(client().call('GET', '/customers/me/accounts', token));
-    expect(e.exitCode).toBe(ExitCode.api);
+    expect(e.exitCode).toBe(6);
     expect(e.message).toMatch(/not JSON/);
   });
 
@@ -365,7 +365,7 @@ describe('token answers', () => {
   it('an access token outside RFC 6750 b64token is refused; a cached one is never sent', async () => {
     emu.inject('token', { kind: 'token', accessToken: 'at_good\r\nX-Injected: yes' });
     const e = await failure(client().mint(emu.refreshToken, emu.clientSecret));
-    expect(e.exitCode).toBe(ExitCode.api);
+    expect(e.exitCode).toBe(6);
     expect(e.cause_).toBe('bad_token');
     const before = emu.requests.length;
     const e2 = await failure(client().call('GET', '/customers/me', 'at_x\r\nX-Injected: yes'));
@@ -380,13 +380,13 @@ describe('transport failures', () => {
     const url = spare.url;
     await spare.stop();
     const e = await failure(client({ baseUrl: url }).mint('x.y.z', 's'));
-    expect(e.exitCode).toBe(ExitCode.unreachable);
+    expect(e.exitCode).toBe(5);
     expect(e.cause_).toBe('refused');
   });
 
   it('an unresolvable host → exit 5 "dns"', async () => {
     const e = await failure(client({ baseUrl: 'https://api.tasty.invalid' }).mint('x.y.z', 's'));
-    expect(e.exitCode).toBe(ExitCode.unreachable);
+    expect(e.exitCode).toBe(5);
     expect(e.cause_).toBe('dns');
   });
 

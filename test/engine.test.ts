@@ -8,7 +8,7 @@ import { cleanSecret, fromEnv, fromFile, writeToFile } from '../src/auth/credent
 import { AuthEngine } from '../src/auth/engine.ts';
 import { decodeRefreshToken, mask } from '../src/auth/jwt.ts';
 import { emptyState, identity, readState, reuseMarginMs, STATE_FILE } from '../src/auth/state.ts';
-import { CredentialsRejectedError, ExitCode, NotLoggedInError, type TastyError } from '../src/errors.ts';
+import { CredentialsRejectedError, NotLoggedInError, type TastyError } from '../src/errors.ts';
 import { makeRefreshToken } from './emulator/emulator.ts';
 import { MemoryStore, tmpDir, useEmulator } from './helpers.ts';
 import { expectMode } from './platforms.ts';
@@ -86,7 +86,7 @@ describe('credential sources', () => {
   it('no credentials anywhere → exit 3 naming login and the variables', async () => {
     const err = await engine().getToken('sandbox').catch((x: unknown) => x);
     expect(err).toBeInstanceOf(NotLoggedInError);
-    expect((err as TastyError).exitCode).toBe(ExitCode.notLoggedIn);
+    expect((err as TastyError).exitCode).toBe(3);
     expect((err as TastyError).hint).toMatch(/tasty login --env sandbox.*TASTY_CLIENT_SECRET/);
   });
 });
@@ -200,7 +200,7 @@ describe('rejection guard', () => {
     expect(held).toMatchObject({ description: 'Grant revoked', code: 'grant_revoked' });
     for (let i = 0; i < 5; i++) {
       const e = (await engine(envCreds()).getToken('sandbox').catch((x: unknown) => x)) as TastyError;
-      expect(e.exitCode).toBe(ExitCode.rejected);
+      expect(e.exitCode).toBe(4);
       expect(e.message).toMatch(/"Grant revoked".*not sent again/);
     }
     expect(emu.tokenRequests).toBe(1);
@@ -218,14 +218,14 @@ describe('rejection guard', () => {
 
   it('transient failures do not arm the guard', async () => {
     emu.inject('token', { kind: 'status', status: 503 }, Number.POSITIVE_INFINITY);
-    await expect(engine(envCreds()).getToken('sandbox')).rejects.toMatchObject({ exitCode: ExitCode.api });
+    await expect(engine(envCreds()).getToken('sandbox')).rejects.toMatchObject({ exitCode: 6 });
     emu.clearFaults();
     emu.inject('token', { kind: 'transient-invalid-request' }, Number.POSITIVE_INFINITY);
     await expect(engine(envCreds()).getToken('sandbox')).rejects.toMatchObject({ cause_: 'transient_invalid_request' });
     emu.clearFaults();
     emu.inject('token', { kind: 'hang' });
     const hung = engine(envCreds());
-    await expect(hung.getToken('sandbox')).rejects.toMatchObject({ exitCode: ExitCode.unreachable });
+    await expect(hung.getToken('sandbox')).rejects.toMatchObject({ exitCode: 5 });
     expect(readState(dir).state.rejections).toHaveLength(0);
     expect((await engine(envCreds()).getToken('sandbox')).minted).toBe(true);
   });

@@ -1,13 +1,16 @@
 // Shared test helpers: spawn the built CLI with an isolated config dir against the emulator.
-import { spawn } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import type { SecretStore, StoredSecrets } from '../src/auth/keychain.ts';
 import type { Environment } from '../src/config.ts';
+import type { Io } from '../src/context.ts';
+import type { Choice, Prompter } from '../src/prompt.ts';
 import { Emulator, type EmulatorOptions } from './emulator/emulator.ts';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -32,9 +35,43 @@ export const KEYRING_SESSION = process.env.TASTY_IN_KEYRING_SESSION === '1';
  */
 export const KEYRING_REQUIRED = process.platform === 'linux' && (process.env.CI === 'true' || process.env.TASTY_TEST_KEYCHAIN === 'required');
 
+/** Every temp dir made by tmpDir(), removed after the file's tests (each test file evaluates this module anew). */
+const tmpDirs = new Set<string>();
+/** Every child spawned through spawnTracked() that has not exited yet: killed after each test, passed or failed. */
+const live = new Set<ChildProcess>();
+
 export function tmpDir(prefix = 'tasty-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  tmpDirs.add(d);
+  return d;
 }
+
+/** spawn(), with the child killed (SIGKILL) in teardown if the test ends, by an assertion or a timeout, before it does. */
+export function spawnTracked(command: string, args: string[], o: SpawnOptions): PipedChild {
+  // Typed as piped: the callers that ask for 'ignore' never touch those streams.
+  const child = spawn(command, args, o) as PipedChild;
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  child.once('error', () => live.delete(child));
+  return child;
+}
+
+export type PipedChild = ChildProcess & { stdin: Writable; stdout: Readable; stderr: Readable };
+
+/** The built CLI as a background child (watch loops, signals), tracked like every other. */
+export function spawnTasty(args: string[], env: Record<string, string | undefined>, stdio: SpawnOptions['stdio'] = ['ignore', 'pipe', 'pipe']): PipedChild {
+  return spawnTracked(process.execPath, [BIN, ...args], { env: baseEnv(env), stdio });
+}
+
+afterEach(() => {
+  for (const c of live) c.kill('SIGKILL');
+  live.clear();
+});
+
+afterAll(() => {
+  for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
+  tmpDirs.clear();
+});
 
 export interface RunOptions {
   env?: Record<string, string | undefined>;
@@ -63,7 +100,7 @@ export function baseEnv(extra: Record<string, string | undefined> = {}): Record<
 export function runTasty(args: string[], o: RunOptions = {}): Promise<RunResult> {
   const start = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawnTracked(process.execPath, [BIN, ...args], {
       env: baseEnv(o.env),
       cwd: o.cwd ?? ROOT,
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -79,9 +116,10 @@ export function runTasty(args: string[], o: RunOptions = {}): Promise<RunResult>
       captured.push(stdout, stderr);
       resolve({ code, signal, stdout, stderr, ms: performance.now() - start });
     });
-    child.stdin.on('error', () => {});
-    if (o.input !== undefined) child.stdin.end(o.input);
-    else child.stdin.end();
+    const stdin = child.stdin;
+    stdin.on('error', () => {});
+    if (o.input !== undefined) stdin.end(o.input);
+    else stdin.end();
   });
 }
 
@@ -201,4 +239,92 @@ export class MemoryStore implements SecretStore {
   async delete(e: Environment) {
     return this.data.delete(e);
   }
+}
+
+/** Poll until `ok()` holds (instead of a fixed sleep); throws after `ms`. */
+export async function waitFor(ok: () => boolean, ms = 10_000, every = 50): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`waitFor: not true within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+/** An in-process run of the CLI (src/cli.ts `run`) with injected streams, prompts and keychain. */
+export interface Harness {
+  out: { text: string };
+  err: { text: string };
+  /** Every prompt shown, in order: its message, and for a select the choice the cursor started on. */
+  asked: Array<{ message: string; initial?: unknown }>;
+  /** TASTY_CONFIG_DIR (a fresh temp dir unless the env names one). */
+  dir: string;
+  store: SecretStore | undefined;
+  io: Io;
+  run: (args: string[]) => Promise<number>;
+}
+
+/**
+ * The one in-process harness. `tty` (default true) marks stdout/stderr as terminals; `prompter` answers the prompts
+ * it implements (a select or secret it lacks fails the test, an unanswered confirm is "no"); `store` is the keychain
+ * (default a fresh MemoryStore; null: none injected, the real one).
+ */
+export function inProcess(
+  o: { env?: Record<string, string | undefined>; tty?: boolean; prompter?: Partial<Prompter>; store?: SecretStore | null; onInterrupt?: Io['onInterrupt']; stdin?: Io['stdin'] } = {},
+): Harness {
+  const out = { text: '' };
+  const err = { text: '' };
+  const asked: Harness['asked'] = [];
+  const p = o.prompter ?? {};
+  const prompter: Prompter = {
+    async select<T>(message: string, choices: Choice<T>[], initial?: T) {
+      asked.push({ message, initial });
+      if (!p.select) throw new Error(`not asked: ${message}`);
+      return p.select(message, choices, initial);
+    },
+    async secret(message, so) {
+      asked.push({ message });
+      if (!p.secret) throw new Error(`not asked: ${message}`);
+      return p.secret(message, so);
+    },
+    async confirm(message) {
+      asked.push({ message });
+      return p.confirm ? p.confirm(message) : false;
+    },
+  };
+  const dir = o.env?.TASTY_CONFIG_DIR ?? tmpDir();
+  const tty = o.tty !== false;
+  const store = o.store === null ? undefined : (o.store ?? new MemoryStore());
+  const io: Io = {
+    env: { TASTY_CONFIG_DIR: dir, ...o.env },
+    stdin: o.stdin ?? Object.assign(new PassThrough(), { isTTY: tty }),
+    stdout: {
+      write: (s: string) => {
+        out.text += s;
+        return true;
+      },
+      isTTY: tty,
+    },
+    stderr: {
+      write: (s: string) => {
+        err.text += s;
+        return true;
+      },
+      isTTY: tty,
+    },
+    ...(store ? { keychain: async () => store } : {}),
+    prompter,
+    onInterrupt: o.onInterrupt,
+  };
+  return {
+    out,
+    err,
+    asked,
+    dir,
+    store,
+    io,
+    run: async (args) => {
+      const { run } = await import('../src/cli.ts');
+      return run(['node', 'tasty', ...args], io);
+    },
+  };
 }

@@ -7,8 +7,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { SecretStore } from '../src/auth/keychain.ts';
-import { run } from '../src/cli.ts';
-import { tmpDir, useEmulator } from './helpers.ts';
+import { inProcess, tmpDir, useEmulator } from './helpers.ts';
 
 const emu = useEmulator({ environment: 'sandbox' });
 let trap: Server;
@@ -29,9 +28,10 @@ const noKeychain: SecretStore = {
 };
 
 async function tasty(args: string[], env: Record<string, string | undefined> = {}) {
-  let stdout = '';
-  let stderr = '';
-  const code = await run(['node', 'tasty', ...args], {
+  const t = inProcess({
+    tty: false,
+    stdin: process.stdin,
+    store: noKeychain,
     env: {
       TASTY_CONFIG_DIR: dir,
       TASTY_API_URL: emu.url,
@@ -44,12 +44,9 @@ async function tasty(args: string[], env: Record<string, string | undefined> = {
       NO_PROXY: '127.0.0.1',
       ...env,
     },
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    stdin: Object.assign(process.stdin, {}),
-    keychain: async () => noKeychain,
   });
-  return { code, stdout, stderr };
+  const code = await t.run(args);
+  return { code, stdout: t.out.text, stderr: t.err.text };
 }
 
 beforeAll(async () => {

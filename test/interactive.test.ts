@@ -6,41 +6,18 @@ import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { run } from '../src/cli.ts';
-import { inquirerPrompter, type Prompter, SECRET_MASK } from '../src/prompt.ts';
-import { MemoryStore, tmpDir, useEmulator } from './helpers.ts';
+import { inquirerPrompter, SECRET_MASK } from '../src/prompt.ts';
+import { inProcess, type MemoryStore, useEmulator } from './helpers.ts';
 
 const emu = useEmulator({ environment: 'sandbox' });
 
 function io(answers: { confirm?: boolean } = {}, onInterrupt?: (cb: () => void) => () => void) {
-  const out = { text: '' };
-  const err = { text: '' };
-  const asked: string[] = [];
-  const prompter: Prompter = {
-    async select() {
-      throw new Error('not asked');
-    },
-    async secret() {
-      throw new Error('not asked');
-    },
-    async confirm(message) {
-      asked.push(message);
-      return answers.confirm === true;
-    },
-  };
-  return {
-    out,
-    err,
-    asked,
-    io: {
-      env: { TASTY_CONFIG_DIR: tmpDir(), TASTY_API_URL: emu.url, TASTY_ENV: 'sandbox', TASTY_CLIENT_SECRET: emu.clientSecret, TASTY_REFRESH_TOKEN: emu.refreshToken, CI: 'true' },
-      stdin: Object.assign(new PassThrough(), { isTTY: true }),
-      stdout: { write: (s: string) => (out.text += s), isTTY: true },
-      stderr: { write: (s: string) => (err.text += s), isTTY: true },
-      keychain: async () => new MemoryStore(),
-      prompter,
-      onInterrupt,
-    },
-  };
+  const t = inProcess({
+    env: { TASTY_API_URL: emu.url, TASTY_ENV: 'sandbox', TASTY_CLIENT_SECRET: emu.clientSecret, TASTY_REFRESH_TOKEN: emu.refreshToken, CI: 'true' },
+    prompter: { confirm: async () => answers.confirm === true },
+    onInterrupt,
+  });
+  return { ...t, messages: () => t.asked.map((a) => a.message) };
 }
 
 describe('tasty api on a terminal', () => {
@@ -50,7 +27,7 @@ describe('tasty api on a terminal', () => {
     const t = io({ confirm: false });
     expect(await run(args, t.io)).toBe(8);
     expect(t.err.text).toMatch(/declined: POST \/accounts\/5WX01234\/orders\/dry-run was not sent/);
-    expect(t.asked).toEqual(['Send POST /accounts/5WX01234/orders/dry-run to sandbox?']);
+    expect(t.messages()).toEqual(['Send POST /accounts/5WX01234/orders/dry-run to sandbox?']);
     expect(emu.count('/accounts/')).toBe(0);
   });
 
@@ -152,35 +129,14 @@ describe('the secret prompt (real @inquirer/core on a fake terminal)', () => {
 // ---- login on a terminal: the keychain is probed first, the picker starts at the selection, the new environment is selected ----
 
 function loginIo(o: { env?: Record<string, string | undefined>; store?: MemoryStore | null; answers?: { environment?: string } } = {}) {
-  const asked: Array<{ message: string; initial?: unknown }> = [];
-  const err = { text: '' };
-  const prompter: Prompter = {
-    async select<T>(message: string, _choices: unknown, initial?: T) {
-      asked.push({ message, initial });
-      return (o.answers?.environment ?? 'sandbox') as T;
+  return inProcess({
+    env: { TASTY_API_URL: emu.url, CI: 'true', ...o.env },
+    store: o.store,
+    prompter: {
+      select: async <T,>() => (o.answers?.environment ?? 'sandbox') as T,
+      secret: async (message) => (message.startsWith('Client secret') ? emu.clientSecret : emu.refreshToken),
     },
-    async secret(message) {
-      asked.push({ message });
-      return message.startsWith('Client secret') ? emu.clientSecret : emu.refreshToken;
-    },
-    async confirm() {
-      return false;
-    },
-  };
-  const dir = tmpDir();
-  return {
-    asked,
-    err,
-    dir,
-    io: {
-      env: { TASTY_CONFIG_DIR: dir, TASTY_API_URL: emu.url, CI: 'true', ...o.env },
-      stdin: Object.assign(new PassThrough(), { isTTY: true }),
-      stdout: { write: () => true, isTTY: true },
-      stderr: { write: (s: string) => (err.text += s), isTTY: true },
-      ...(o.store === null ? {} : { keychain: async () => o.store ?? new MemoryStore() }),
-      prompter,
-    },
-  };
+  });
 }
 
 describe('interactive login', () => {

@@ -2,8 +2,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
-import { KeychainStore } from '../src/auth/keychain.ts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { KeychainStore, type KeyringModule } from '../src/auth/keychain.ts';
 import { BIN, KEYRING_REQUIRED, KEYRING_SESSION, tmpDir, useEmulator } from './helpers.ts';
 
 const required = KEYRING_REQUIRED;
@@ -24,7 +24,8 @@ function secretTool(...args: string[]): string {
 
 describe.runIf(available || required)('real keychain (Secret Service)', () => {
   const store = new KeychainStore({ service });
-  afterAll(async () => {
+  // Each test starts from no entries (in any order), and none are left behind.
+  afterEach(async () => {
     await store.delete('sandbox').catch(() => {});
     await store.delete('production').catch(() => {});
   });
@@ -52,6 +53,32 @@ describe.runIf(available || required)('real keychain (Secret Service)', () => {
     const found = secretTool('search', '--all', 'service', service);
     expect(found.match(/^\[\//gm)?.length).toBe(1);
   });
+});
+
+describe("KeychainStore's own timeout", () => {
+  // A frozen daemon is answered by D-Bus's ~2 s reply timeout inside the native module (see "a Secret Service that
+  // hangs"); our timer is for a call that is accepted and never completed, e.g. an unlock prompt nobody answers.
+  // The module is injected: its calls never settle.
+  it('a call that never completes ends at our timeout (exit 7, hung, the duration named) and is aborted', async () => {
+    const signals: AbortSignal[] = [];
+    const never = (signal: AbortSignal) => {
+      signals.push(signal);
+      return new Promise<never>(() => {});
+    };
+    const load = async () =>
+      ({
+        AsyncEntry: class {
+          getPassword = never;
+          setPassword = (_v: string, signal: AbortSignal) => never(signal);
+        },
+      }) as unknown as KeyringModule;
+    const store = new KeychainStore({ service: 'tasty-never', timeoutMs: 300, load });
+    const get = await store.get('sandbox').catch((x: unknown) => x);
+    expect(get).toMatchObject({ name: 'KeychainError', state: 'hung', exitCode: 7, message: expect.stringMatching(/did not answer within 0\.3 s \(read the credentials\)/) });
+    const set = await store.set('sandbox', { clientSecret: 'cs', refreshToken: 'a.b.c' }).catch((x: unknown) => x);
+    expect(set).toMatchObject({ state: 'hung', message: expect.stringMatching(/did not answer within 0\.3 s \(store the credentials\)/) });
+    expect(signals.map((s) => s.aborted)).toEqual([true, true]);
+  }, 5_000);
 });
 
 // Linux only: elsewhere the same call would read the real login keychain (macOS) or Credential Manager (Windows).

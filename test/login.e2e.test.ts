@@ -2,12 +2,10 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { run } from '../src/cli.ts';
 import type { Prompter } from '../src/prompt.ts';
 import { makeRefreshToken } from './emulator/emulator.ts';
-import { KEYRING_REQUIRED, KEYRING_SESSION, MemoryStore, useFixture } from './helpers.ts';
+import { inProcess, KEYRING_REQUIRED, KEYRING_SESSION, MemoryStore, useFixture } from './helpers.ts';
 import { expectMode } from './platforms.ts';
 
 const keychainAvailable = KEYRING_SESSION;
@@ -239,17 +237,11 @@ describe('interactive login (prompt layer injected, TTY streams)', () => {
       },
     };
     const store = new MemoryStore();
-    const stdin = Object.assign(new PassThrough(), { isTTY: true });
-    let err = '';
-    let outText = '';
-    const code = await run(['node', 'tasty', 'login'], {
-      env: { TASTY_CONFIG_DIR: f.dir, TASTY_API_URL: f.emu.url, CI: 'true' }, // CI: no spinner on the fake TTY
-      stdin,
-      stdout: { write: (s: string) => (outText += s), isTTY: true },
-      stderr: { write: (s: string) => (err += s), isTTY: true },
-      keychain: async () => store,
-      prompter,
-    });
+    // CI: no spinner on the fake TTY.
+    const t = inProcess({ env: { TASTY_CONFIG_DIR: f.dir, TASTY_API_URL: f.emu.url, CI: 'true' }, store, prompter });
+    const code = await t.run(['login']);
+    const err = t.err.text;
+    const outText = t.out.text;
     expect(code).toBe(0);
     expect(asked).toEqual(['Which environment?', 'Client secret (sandbox OAuth app):', 'Refresh token (sandbox grant):']);
     expect(store.data.get('sandbox')).toEqual({ clientSecret: f.emu.clientSecret, refreshToken: f.emu.refreshToken });

@@ -1,14 +1,12 @@
 // The scripting contract (README "Scripting"): one JSON document on every exit with --json, shapes that follow the
 // flags alone, `tasty api` in the manner of `gh api`, and -q/--quiet.
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { run } from '../src/cli.ts';
 import type { Prompter } from '../src/prompt.ts';
-import { baseEnv, BIN, MemoryStore, tmpDir, useFixture } from './helpers.ts';
+import { inProcess, ROOT, spawnTasty, tmpDir, useFixture } from './helpers.ts';
 
 const f = useFixture();
 
@@ -38,30 +36,7 @@ async function closedPort(): Promise<number> {
 
 /** In-process run with TTY streams and an injected prompt layer. */
 function terminal(prompter: Partial<Prompter>, env: Record<string, string> = {}) {
-  const out = { text: '' };
-  const err = { text: '' };
-  const asked: string[] = [];
-  const full: Prompter = {
-    select: prompter.select ?? (async () => Promise.reject(new Error('not asked'))),
-    secret: prompter.secret ?? (async () => Promise.reject(new Error('not asked'))),
-    confirm: async (m) => {
-      asked.push(m);
-      return prompter.confirm ? prompter.confirm(m) : false;
-    },
-  };
-  return {
-    out,
-    err,
-    asked,
-    io: {
-      env: { ...f.env, TASTY_CONFIG_DIR: tmpDir(), ...env } as Record<string, string | undefined>,
-      stdin: Object.assign(new PassThrough(), { isTTY: true }),
-      stdout: { write: (s: string) => (out.text += s), isTTY: true },
-      stderr: { write: (s: string) => (err.text += s), isTTY: true },
-      keychain: async () => new MemoryStore(),
-      prompter: full,
-    },
-  };
+  return inProcess({ env: { ...f.env, TASTY_CONFIG_DIR: tmpDir(), ...env }, prompter });
 }
 
 describe('--json: exactly one JSON document on stdout on every exit', () => {
@@ -93,6 +68,52 @@ describe('--json: exactly one JSON document on stdout on every exit', () => {
     expect(e).toMatchObject({ code, exitCode: 2 });
     expect(e.hint).toMatch(/./);
     expect(r.stderr).toMatch(/^tasty: /m); // the human line is still on stderr
+    expect(f.emu.requests).toHaveLength(0);
+  });
+
+  // Every command, each with input it must refuse: exit 2, one usage error document on stdout, the human line on
+  // stderr, and not one request. The table is checked against the commands src/cli.ts registers.
+  const REFUSED: Array<[command: string, args: string[]]> = [
+    ['token', ['token', '--min-ttl', 'soon']],
+    ['exec', ['exec']],
+    ['quote-token', ['quote-token', '--env', 'staging']],
+    ['login', ['login', '--stdin', '--env', 'staging']],
+    ['logout', ['logout', '--env', 'staging']],
+    ['status', ['status', '--env', 'staging']],
+    ['env', ['env', '--bogus']],
+    ['env use', ['env', 'use', 'staging']],
+    ['accounts', ['accounts', '--bogus']],
+    ['accounts use', ['accounts', 'use', '../etc']],
+    ['balances', ['balances', '--watch', '2']],
+    ['api', ['api', 'customers/me', '-X', 'FETCH']],
+    ['doctor', ['doctor', '--env', 'staging']],
+  ];
+
+  it('the refusal table names every command src/cli.ts registers', () => {
+    const src = readFileSync(join(ROOT, 'src', 'cli.ts'), 'utf8');
+    const names: string[] = [];
+    let parent = '';
+    for (const m of src.matchAll(/^( +)\.command\('([a-z-]+)'\)/gm)) {
+      // A nested command (env use, accounts use) is registered on its parent's variable, deeper in the chain.
+      const name = m[2] as string;
+      if (name === 'use') names.push(`${parent} use`);
+      else {
+        parent = name;
+        names.push(name);
+      }
+    }
+    expect(names.length).toBeGreaterThan(10);
+    expect(REFUSED.map(([c]) => c).sort()).toEqual(names.sort());
+  });
+
+  it.each(REFUSED)('2: %s refuses bad input with --json: a usage error document, nothing sent', async (_command, args) => {
+    const r = await f.run([...args, '--json'], { input: '' });
+    expect(r.code, r.stderr).toBe(2);
+    const e = errorOf(r.stdout);
+    expect(e.exitCode).toBe(2);
+    expect(e.hint).toMatch(/./);
+    expect(r.stderr).toMatch(/^tasty: /m);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(f.emu.requests).toHaveLength(0);
   });
 
@@ -158,7 +179,7 @@ describe('--json: exactly one JSON document on stdout on every exit', () => {
 
   it('130: Ctrl-C during a request (a real SIGINT to the process)', async () => {
     f.emu.inject('api', { kind: 'hang' });
-    const child = spawn(process.execPath, [BIN, 'api', 'customers/me', '--json'], { env: baseEnv(f.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTasty(['api', 'customers/me', '--json'], f.env);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -228,7 +249,7 @@ describe('shapes follow the flags alone', () => {
 
   it('balances --watch --json lines have the same shape as one run (an array without --account)', async () => {
     await f.run(['accounts', 'use', '5WX01234']);
-    const child = spawn(process.execPath, [BIN, 'balances', '--watch', '5', '--json'], { env: baseEnv(f.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTasty(['balances', '--watch', '5', '--json'], f.env);
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     const deadline = Date.now() + 10_000;
@@ -387,7 +408,7 @@ describe('tasty api, like gh api', () => {
     expect(plain).toContain('body: {"order-type":"Limit","legs":"xxxx');
     expect(plain).toMatch(/… \(\d+ bytes\)/);
     expect(t.err.text).toMatch(/\u001b\[31m(\u001b\[1m)?production/);
-    expect(t.asked).toEqual(['Send POST /accounts/5WX01234/orders to production?']);
+    expect(t.asked.map((a) => a.message)).toEqual(['Send POST /accounts/5WX01234/orders to production?']);
     expect(plain).toMatch(/declined: POST \/accounts\/5WX01234\/orders was not sent/);
   });
 });

@@ -1,9 +1,8 @@
 // End-to-end through `tasty token`: reuse, expiry, single flight across processes, stale locks, the guard.
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { baseEnv, BIN, useFixture } from './helpers.ts';
+import { KEYRING_SESSION, spawnTasty, useFixture } from './helpers.ts';
 
 const f = useFixture();
 
@@ -44,9 +43,12 @@ describe('tasty token', () => {
     expect(f.emu.mints).toBe(2);
   });
 
-  it('no credentials → exit 3 with the ways to provide them', async () => {
-    const r = await f.run(['token'], { env: { TASTY_CLIENT_SECRET: undefined, TASTY_REFRESH_TOKEN: undefined, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent' } });
-    expect([3, 7]).toContain(r.code); // 7 when the keychain itself is unusable
+  it('no credentials → exit 3 with the ways to provide them (7 exactly when there is no keychain to look in)', async () => {
+    const r = await f.run(['token'], { env: { TASTY_CLIENT_SECRET: undefined, TASTY_REFRESH_TOKEN: undefined } });
+    // With the private keyring (CI): an empty keychain, exit 3. Without it there is no Secret Service: exit 7.
+    expect(r.code).toBe(KEYRING_SESSION ? 3 : 7);
+    const nobus = await f.run(['token'], { env: { TASTY_CLIENT_SECRET: undefined, TASTY_REFRESH_TOKEN: undefined, DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent' } });
+    expect(nobus.code).toBe(7);
     expect(r.stderr).toMatch(/TASTY_CLIENT_SECRET|--insecure-storage/);
     expect(f.emu.tokenRequests).toBe(0);
   });
@@ -66,7 +68,7 @@ describe('tasty token', () => {
   it('a lock left by a killed process is recovered within seconds', async () => {
     // A real holder: a tasty process stuck in a mint (the token endpoint hangs), SIGKILLed mid-mint.
     f.emu.inject('token', { kind: 'hang' });
-    const child = spawn(process.execPath, [BIN, 'token'], { env: baseEnv(f.env), stdio: 'ignore' });
+    const child = spawnTasty(['token'], f.env, 'ignore');
     const lock = join(f.dir, 'state.lock');
     for (let i = 0; i < 200 && f.emu.tokenRequests === 0; i++) await new Promise((r) => setTimeout(r, 25));
     expect(f.emu.tokenRequests).toBe(1); // the holder is inside its mint

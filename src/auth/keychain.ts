@@ -155,6 +155,9 @@ export function keychainFailure(name: string, op: string, e: unknown, platform: 
   return new KeychainError(`the ${name} failed to ${op}: ${text}`, NO_KEYCHAIN_HINT, e);
 }
 
+/** The part of @napi-rs/keyring tasty uses. */
+export type KeyringModule = Pick<typeof import('@napi-rs/keyring'), 'AsyncEntry'>;
+
 export interface TimeoutOptions {
   ms: number;
   name: string;
@@ -197,12 +200,19 @@ export class KeychainStore implements SecretStore {
   private readonly platform: NodeJS.Platform;
   private readonly note: ((msg: string) => void) | undefined;
   private noted = false;
+  private readonly load: () => Promise<KeyringModule>;
 
   /**
    * `interactive`: a person is at the terminal (macOS: a longer timeout, for a dialog). `note` says, once, that a
-   * dialog may be open when a macOS call is slow.
+   * dialog may be open when a macOS call is slow. `load` supplies the native module (@napi-rs/keyring by default):
+   * against a frozen daemon its constructor blocks the event loop until D-Bus's own ~2 s reply timeout; our timer is
+   * for calls that are accepted and never completed (an unlock prompt nobody answers), which only an injected module
+   * can stage in a test.
    */
-  constructor(o: { timeoutMs?: number; service?: string; env?: Env; platform?: NodeJS.Platform; interactive?: boolean; note?: (msg: string) => void } = {}) {
+  constructor(
+    o: { timeoutMs?: number; service?: string; env?: Env; platform?: NodeJS.Platform; interactive?: boolean; note?: (msg: string) => void; load?: () => Promise<KeyringModule> } = {},
+  ) {
+    this.load = o.load ?? (() => import('@napi-rs/keyring'));
     this.platform = o.platform ?? process.platform;
     this.name = keychainName(this.platform);
     this.timeoutMs = o.timeoutMs ?? keychainTimeoutMs(this.platform, o.interactive === true);
@@ -230,9 +240,9 @@ export class KeychainStore implements SecretStore {
   private async run<T>(environment: Environment, op: string, fn: (entry: import('@napi-rs/keyring').AsyncEntry, signal: AbortSignal) => Promise<T>): Promise<T> {
     const ac = new AbortController();
     const work = (async () => {
-      let mod: typeof import('@napi-rs/keyring');
+      let mod: KeyringModule;
       try {
-        mod = await import('@napi-rs/keyring');
+        mod = await this.load();
       } catch (e) {
         throw new KeychainError(`the keychain module could not be loaded: ${describe(e)}`, NO_KEYCHAIN_HINT, e);
       }
