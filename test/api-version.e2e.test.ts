@@ -3,15 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PINNED_API_VERSION, parseApiVersion, resolveApiVersion } from '../src/config.ts';
 import { UsageError } from '../src/errors.ts';
-import { useFixture } from './helpers.ts';
-
-function twoLines(stderr: string): [string, string] {
-  const lines = stderr.trimEnd().split('\n');
-  expect(lines, stderr).toHaveLength(2);
-  expect(lines[0]).toMatch(/^tasty: \S/);
-  expect(lines[1]).toMatch(/^hint: \S/);
-  return [lines[0] as string, lines[1] as string];
-}
+import { useFixture, twoLines } from './helpers.ts';
 
 describe('resolving the version', () => {
   it('production: flag, then TASTY_API_VERSION, then the pinned version; sandbox: only an explicit one', () => {

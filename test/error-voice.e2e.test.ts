@@ -4,15 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { apiFailure, CancelledError, describeError, KeychainError, UsageError } from '../src/errors.ts';
-import { baseEnv, BIN, KEYRING_SESSION, tmpDir, useFixture } from './helpers.ts';
-
-function twoLines(stderr: string): [string, string] {
-  const lines = stderr.trimEnd().split('\n');
-  expect(lines, stderr).toHaveLength(2);
-  expect(lines[0]).toMatch(/^tasty: \S/);
-  expect(lines[1]).toMatch(/^hint: \S/);
-  return [lines[0] as string, lines[1] as string];
-}
+import { baseEnv, BIN, KEYRING_SESSION, tmpDir, useFixture, twoLines } from './helpers.ts';
 
 describe('every exit path, end to end', () => {
   const f = useFixture({ environment: 'production' });

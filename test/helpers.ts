@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import type { SecretStore, StoredSecrets } from '../src/auth/keychain.ts';
 import type { Environment } from '../src/config.ts';
 import type { Io } from '../src/context.ts';
@@ -327,4 +327,13 @@ export function inProcess(
       return run(['node', 'tasty', ...args], io);
     },
   };
+}
+
+/** The two lines every error prints (`tasty: …` then `hint: …`), asserted, then returned. */
+export function twoLines(stderr: string): [string, string] {
+  const lines = stderr.trimEnd().split('\n');
+  expect(lines, stderr).toHaveLength(2);
+  expect(lines[0]).toMatch(/^tasty: \S/);
+  expect(lines[1]).toMatch(/^hint: \S/);
+  return [lines[0] as string, lines[1] as string];
 }

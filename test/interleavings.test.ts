@@ -58,17 +58,33 @@ const proc = fc.record({
   call: fc.boolean(),
 });
 
+/**
+ * One random schedule in a fresh config dir, then the invariants at both APIs: each grant refused at most once, and
+ * every API call (`path`) answered 200, i.e. it carried a token of a grant valid at that API.
+ */
+async function schedule(path: string, body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = tmpDir();
+  sandbox.reset();
+  production.reset();
+  try {
+    await body(dir);
+    for (const emu of [sandbox, production]) {
+      for (const s of Object.values(sets)) expect(emu.tokenRequestsFor(s.refreshToken).refused).toBeLessThanOrEqual(1);
+      for (const r of emu.requests.filter((q) => q.path === path)) expect(r.status).toBe(200);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('random interleavings of three credential sets across concurrent engines', () => {
   it('each rejected grant is sent at most once per API; each token is used only with its own credentials and API', async () => {
     let runs = 0;
     let processes = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(fc.array(proc, { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 6 }), async (batches) => {
-        const dir = tmpDir();
-        sandbox.reset();
-        production.reset();
         runs++;
-        try {
+        await schedule('/customers/me', async (dir) => {
           for (const batch of batches) {
             await Promise.all(
               batch.map(async (p) => {
@@ -90,14 +106,7 @@ describe('random interleavings of three credential sets across concurrent engine
               }),
             );
           }
-          for (const emu of [sandbox, production]) {
-            for (const s of Object.values(sets)) expect(emu.tokenRequestsFor(s.refreshToken).refused).toBeLessThanOrEqual(1);
-            // Every API call carried a token of a grant valid at that API.
-            for (const r of emu.requests.filter((q) => q.path === '/customers/me')) expect(r.status).toBe(200);
-          }
-        } finally {
-          rmSync(dir, { recursive: true, force: true });
-        }
+        });
       }),
       { numRuns: 60 },
     );
@@ -111,11 +120,8 @@ describe('the same with real processes of the built binary', () => {
     let spawned = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(fc.array(proc, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 3 }), async (batches) => {
-        const dir = tmpDir();
-        sandbox.reset();
-        production.reset();
         runs++;
-        try {
+        await schedule('/customers/me/accounts', async (dir) => {
           for (const batch of batches) {
             const results = await Promise.all(
               batch.map((p) => {
@@ -133,13 +139,7 @@ describe('the same with real processes of the built binary', () => {
               if (works && !p.call) expect(emuFor(p.env).grantOf(r.stdout.trim())).toBe(sets[p.set].refreshToken);
             }
           }
-          for (const emu of [sandbox, production]) {
-            for (const s of Object.values(sets)) expect(emu.tokenRequestsFor(s.refreshToken).refused).toBeLessThanOrEqual(1);
-            for (const r of emu.requests.filter((q) => q.path === '/customers/me/accounts')) expect(r.status).toBe(200);
-          }
-        } finally {
-          rmSync(dir, { recursive: true, force: true });
-        }
+        });
       }),
       { numRuns: 8 },
     );

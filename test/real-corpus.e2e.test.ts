@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { EmuAccount } from './emulator/emulator.ts';
-import { ROOT, useFixture } from './helpers.ts';
+import { ROOT, useFixture, twoLines } from './helpers.ts';
 
 interface Entry {
   file: string;
@@ -35,14 +35,6 @@ function balancesOf(e: Entry): { data: Record<string, unknown>; response: Record
 }
 
 /** Two lines exactly: `tasty: …` then `hint: …`. */
-function twoLines(stderr: string): [string, string] {
-  const lines = stderr.trimEnd().split('\n');
-  expect(lines, stderr).toHaveLength(2);
-  expect(lines[0]).toMatch(/^tasty: \S/);
-  expect(lines[1]).toMatch(/^hint: \S/);
-  return [lines[0] as string, lines[1] as string];
-}
-
 describe('the corpus', () => {
   it('holds 15+ payloads from 5+ sources, each naming its source (repo, path, commit; or URL)', () => {
     expect(all.length).toBeGreaterThanOrEqual(15);
