@@ -87,6 +87,7 @@ describe('--json: exactly one JSON document on stdout on every exit', () => {
     ['balances', ['balances', '--watch', '2']],
     ['api', ['api', 'customers/me', '-X', 'FETCH']],
     ['doctor', ['doctor', '--env', 'staging']],
+    ['completion', ['completion', 'tcsh']],
   ];
 
   it('the refusal table names every command src/cli.ts registers', () => {
