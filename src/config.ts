@@ -146,11 +146,15 @@ function sweepTempFiles(path: string): void {
   }
 }
 
-/** Read a small file as text; undefined when it does not exist. Symlinks are not followed. */
+/**
+ * Read a small file as text; undefined when it does not exist. Symlinks are not followed, and the open never blocks
+ * (a FIFO put where a file should be would otherwise hang the reader until someone writes to it): anything that is
+ * not a regular file reads as unreadable garbage ('').
+ */
 export function readFileIfExists(path: string, maxBytes = 1 << 20): string | undefined {
   let fd: number;
   try {
-    fd = fs.openSync(path, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
+    fd = fs.openSync(path, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;

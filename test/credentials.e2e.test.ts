@@ -505,3 +505,15 @@ describe('what a new user ran into', () => {
     expect(r.stderr).toMatch(/note: TASTY_KEYCHAIN_SERVICE names a keychain entry and does not apply to --insecure-storage/);
   });
 });
+
+describe('files that are not files', () => {
+  it('a FIFO at state.json does not hang even the hot path: it is read as damaged, replaced, and the token printed', async () => {
+    mkdirSync(f.dir, { recursive: true });
+    expect(spawnSync('mkfifo', [join(f.dir, 'state.json')]).status).toBe(0);
+    const r = await run(['token'], { timeoutMs: 20_000 });
+    expect(r.signal).toBeNull();
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/state\.json is damaged/);
+    expect(r.ms).toBeLessThan(15_000);
+  });
+});
