@@ -89,16 +89,11 @@ export function effectPairs(data: Record<string, unknown>): Map<string, string> 
   return pairs;
 }
 
-/** A decimal amount with the sign of its effect (Debit negative, Credit positive); undefined when not a number. */
-export function signedAmount(data: Record<string, unknown>, key: string, pairs = effectPairs(data)): number | undefined {
-  const raw = data[key];
-  if (typeof raw === 'number' ? !Number.isFinite(raw) : typeof raw !== 'string' || NOT_AMOUNTS.has(key) || !DECIMAL_RE.test(raw)) return undefined;
-  const n = Number(raw);
+/** The sign an amount's own effect gives it (Debit -1, Credit 1), if it has one: see effectPairs. */
+export function effectSign(data: Record<string, unknown>, key: string, pairs = effectPairs(data)): 1 | -1 | undefined {
   const effectKey = pairs.get(key);
   const effect = effectKey === undefined ? undefined : data[effectKey];
-  if (effect === 'Debit') return -Math.abs(n);
-  if (effect === 'Credit') return Math.abs(n);
-  return n;
+  return effect === 'Debit' ? -1 : effect === 'Credit' ? 1 : undefined;
 }
 
 /**
@@ -110,9 +105,7 @@ export function shapeBalances(data: Record<string, unknown>): Record<string, unk
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(data)) {
     let value: unknown = v;
-    const effectKey = pairs.get(k);
-    const effect = effectKey === undefined ? undefined : data[effectKey];
-    const sign = effect === 'Debit' ? -1 : effect === 'Credit' ? 1 : undefined;
+    const sign = effectSign(data, k, pairs);
     // Exact: "12345678901234567.89" stays 12345678901234567.89, "1" + 400 zeros stays that number (not null).
     if (typeof v === 'string' && !NOT_AMOUNTS.has(k) && DECIMAL_RE.test(v)) value = exactNumber(v, sign);
     else if (typeof v === 'number' && Number.isFinite(v) && sign !== undefined) value = sign * Math.abs(v);

@@ -16,8 +16,7 @@ import {
   type CachedQuoteToken,
   type CachedToken,
   clearRejection,
-  dropQuoteTokens,
-  dropTokens,
+  dropWhere,
   findBinding,
   findQuoteToken,
   findRejection,
@@ -405,7 +404,7 @@ export class AuthEngine {
         if (!creds) throw new NotLoggedInError(environment);
         const s = this.slot(st, environment, creds);
         this.throwIfHeld(st, s, creds);
-        dropTokens(st, (t) => t.accessToken === first.token.accessToken);
+        dropWhere(st, 'tokens', (t) => t.accessToken === first.token.accessToken);
         const token = await this.mintLocked(environment, creds, st, s);
         slot = s;
         res = await fetchWith(token.accessToken);
@@ -493,8 +492,8 @@ export class AuthEngine {
       if (e instanceof CredentialsRejectedError) {
         this.holdRejection(state, slot, e, creds);
         const theirs = (t: Slot) => t.env === slot.env && t.api === slot.api && t.fp === slot.fp;
-        dropTokens(state, theirs);
-        dropQuoteTokens(state, theirs); // the grant was revoked: nothing obtained with it is handed out any more
+        dropWhere(state, 'tokens', theirs);
+        dropWhere(state, 'quoteTokens', theirs); // the grant was revoked: nothing obtained with it is handed out any more
         this.save(state);
         throw this.sourced(e, creds);
       }
@@ -660,12 +659,11 @@ export class AuthEngine {
    */
   forget(state: State, environment: Environment, fps: readonly string[], dropBindingToo: boolean): { tokens: number; rejections: number; quoteTokens: number } {
     const mine = (x: { env: Environment; fp: string }) => x.env === environment && fps.includes(x.fp);
-    const tokens = dropTokens(state, mine);
-    const quoteTokens = dropQuoteTokens(state, mine);
-    const before = state.rejections.length;
-    state.rejections = state.rejections.filter((r) => !mine(r));
-    if (dropBindingToo) state.keychain = state.keychain.filter((b) => !(b.env === environment && b.service === this.service()));
-    return { tokens, rejections: before - state.rejections.length, quoteTokens };
+    const tokens = dropWhere(state, 'tokens', mine);
+    const quoteTokens = dropWhere(state, 'quoteTokens', mine);
+    const rejections = dropWhere(state, 'rejections', mine);
+    if (dropBindingToo) dropWhere(state, 'keychain', (b) => b.env === environment && b.service === this.service());
+    return { tokens, rejections, quoteTokens };
   }
 
   /** The identity of the credentials the keychain service was last seen holding for an environment. */

@@ -126,10 +126,13 @@ export function putToken(state: State, t: CachedToken): void {
   state.tokens = [t, ...state.tokens.filter((x) => !sameSlot(x, t))];
 }
 
-export function dropTokens(state: State, match: (t: CachedToken) => boolean): number {
-  const before = state.tokens.length;
-  state.tokens = state.tokens.filter((t) => !match(t));
-  return before - state.tokens.length;
+type Lists = Pick<State, 'tokens' | 'rejections' | 'keychain' | 'quoteTokens'>;
+
+/** Remove the entries of one list that match; how many went. */
+export function dropWhere<K extends keyof Lists>(state: State, list: K, match: (x: Lists[K][number]) => boolean): number {
+  const before = state[list].length;
+  state[list] = state[list].filter((x) => !match(x)) as State[K];
+  return before - state[list].length;
 }
 
 export function findQuoteToken(state: State, slot: Slot): CachedQuoteToken | undefined {
@@ -140,11 +143,6 @@ export function putQuoteToken(state: State, t: CachedQuoteToken): void {
   state.quoteTokens = [t, ...state.quoteTokens.filter((x) => !sameSlot(x, t))];
 }
 
-export function dropQuoteTokens(state: State, match: (t: CachedQuoteToken) => boolean): number {
-  const before = state.quoteTokens.length;
-  state.quoteTokens = state.quoteTokens.filter((t) => !match(t));
-  return before - state.quoteTokens.length;
-}
 
 export function putRejection(state: State, r: HeldRejection): void {
   state.rejections = [r, ...state.rejections.filter((x) => !(sameSlot(x, r) || (x.api === '*' && x.env === r.env && x.fp === r.fp)))];
@@ -164,11 +162,6 @@ export function putBinding(state: State, b: KeychainBinding): void {
   state.keychain = [b, ...state.keychain.filter((x) => !(x.env === b.env && x.service === b.service))];
 }
 
-export function dropBinding(state: State, env: Environment, service: string): boolean {
-  const before = state.keychain.length;
-  state.keychain = state.keychain.filter((x) => !(x.env === env && x.service === service));
-  return before !== state.keychain.length;
-}
 
 export function putGrant(state: State, g: GrantRecord): void {
   state.grants = [g, ...state.grants.filter((x) => !(x.grantId === g.grantId && x.env === g.env && x.api === g.api))];

@@ -4,7 +4,7 @@ import type { AuthEngine } from '../auth/engine.ts';
 import type { Environment } from '../config.ts';
 import type { Context } from '../context.ts';
 import { ApiError, accountAccessError, CredentialsRejectedError, NotLoggedInError, TastyError, UsageError } from '../errors.ts';
-import { effectPairs, humanTime, money, pad, safe, shapeBalances, signedDecimal, table, visibleLength } from '../render.ts';
+import { effectPairs, effectSign, humanTime, money, pad, safe, shapeBalances, signedDecimal, table, visibleLength } from '../render.ts';
 
 interface BalancesOptions {
   account?: string;
@@ -87,9 +87,7 @@ function amount(d: Record<string, unknown>, key: string, pairs = effectPairs(d))
   const raw = d[key];
   if (raw === undefined || raw === null || raw === '') return undefined;
   // The sign comes from the effect this amount owns (<stem>-effect of <stem> or <stem>-amount): Debit negative.
-  const effectKey = pairs.get(key);
-  const effect = effectKey === undefined ? undefined : d[effectKey];
-  const sign = effect === 'Debit' ? -1 : effect === 'Credit' ? 1 : undefined;
+  const sign = effectSign(d, key, pairs);
   // Decimal strings are formatted exactly, whatever their size; numbers as they are.
   return typeof raw === 'string' ? signedDecimal(raw, sign) : typeof raw === 'number' && Number.isFinite(raw) ? String(sign === undefined ? raw : sign * Math.abs(raw)) : undefined;
 }
